@@ -1,0 +1,104 @@
+//! Authorization-server metadata: OpenID Connect Discovery 1.0 and RFC 8414.
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::error::AuthError;
+use crate::http::HttpClient;
+
+/// The members of the issuer's metadata the crate uses.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Metadata {
+    pub(crate) issuer: String,
+    #[serde(default)]
+    pub(crate) jwks_uri: Option<String>,
+}
+
+/// The metadata URLs to try for `issuer`, in order: the OpenID Connect location
+/// (`{issuer}/.well-known/openid-configuration`), then RFC 8414's, which puts the well-known
+/// segment between the host and the issuer's path.
+pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let mut urls = Vec::with_capacity(2);
+    let mut oidc = issuer.clone();
+    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
+    oidc.set_query(None);
+    urls.push(oidc);
+    let mut oauth = issuer.clone();
+    oauth.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    oauth.set_query(None);
+    urls.push(oauth);
+    urls
+}
+
+/// Fetches the issuer's metadata and checks that it names the same issuer, exactly.
+pub(crate) async fn discover(
+    http: &HttpClient,
+    issuer: &str,
+    issuer_url: &Url,
+) -> Result<Metadata, AuthError> {
+    let mut last_err = None;
+    for url in metadata_urls(issuer_url) {
+        match http.get(&url, "application/json", &["application/json"]).await {
+            Ok(fetched) => {
+                let metadata: Metadata = serde_json::from_slice(&fetched.body).map_err(|e| {
+                    AuthError::unavailable(format!("metadata at {url} is not valid: {e}"))
+                })?;
+                if metadata.issuer != issuer {
+                    tracing::error!(
+                        expected = issuer,
+                        found = %metadata.issuer,
+                        "the issuer's metadata names another issuer"
+                    );
+                    return Err(AuthError::unavailable(format!(
+                        "metadata at {url} names issuer {:?}, expected {issuer:?}",
+                        metadata.issuer
+                    )));
+                }
+                return Ok(metadata);
+            }
+            Err(e) => {
+                tracing::debug!(%url, error = %e, "metadata not found here");
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| AuthError::unavailable("no metadata URL")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(issuer: &str) -> Vec<String> {
+        metadata_urls(&Url::parse(issuer).unwrap())
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn no_double_slash() {
+        assert_eq!(
+            urls("https://as.example/"),
+            [
+                "https://as.example/.well-known/openid-configuration",
+                "https://as.example/.well-known/oauth-authorization-server"
+            ]
+        );
+        assert_eq!(
+            urls("https://as.example/tenant/"),
+            [
+                "https://as.example/tenant/.well-known/openid-configuration",
+                "https://as.example/.well-known/oauth-authorization-server/tenant"
+            ]
+        );
+        assert_eq!(
+            urls("https://as.example/tenant"),
+            [
+                "https://as.example/tenant/.well-known/openid-configuration",
+                "https://as.example/.well-known/oauth-authorization-server/tenant"
+            ]
+        );
+    }
+}

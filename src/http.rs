@@ -1,0 +1,264 @@
+//! The crate's one HTTP client: short timeouts, a cap on response bodies, strict content types.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header;
+use reqwest::Url;
+
+use crate::error::{AuthError, ConfigError};
+
+/// Default connect timeout for the issuer's endpoints.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default total timeout (connect, send, read the whole body).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default cap on a JWKS, metadata or introspection response body.
+pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+
+/// HTTP settings shared by every fetch of one authenticator.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) allow_http: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            allow_http: false,
+        }
+    }
+}
+
+/// One `reqwest::Client` (cheap to clone: an `Arc` inside) and the body cap.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpClient {
+    client: reqwest::Client,
+    max_body: usize,
+    allow_http: bool,
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) body: Bytes,
+    pub(crate) max_age: Option<Duration>,
+}
+
+impl HttpClient {
+    pub(crate) fn new(settings: &HttpSettings) -> Result<Self, ConfigError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
+            .user_agent(concat!("tower-bearer/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        Ok(Self {
+            client,
+            max_body: settings.max_body,
+            allow_http: settings.allow_http,
+        })
+    }
+
+    /// Checks a URL learnt at run time (from discovery) with the configured rules.
+    pub(crate) fn check_url(&self, what: &'static str, url: &str) -> Result<Url, AuthError> {
+        check_url(what, url, self.allow_http)
+            .map_err(|e| AuthError::unavailable(format!("unusable {what} from metadata: {e}")))
+    }
+
+    /// GETs `url` expecting one of `content_types` (compared without parameters).
+    pub(crate) async fn get(
+        &self,
+        url: &Url,
+        accept: &'static str,
+        content_types: &[&str],
+    ) -> Result<Fetched, AuthError> {
+        let request = self.client.get(url.clone()).header(header::ACCEPT, accept);
+        self.send(url, request, content_types).await
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+        content_types: &[&str],
+    ) -> Result<Fetched, AuthError> {
+        let mut response = request.send().await.map_err(|e| {
+            let why = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "connection failed"
+            } else {
+                "request failed"
+            };
+            AuthError::unavailable(format!("GET {url}: {why}"))
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(AuthError::unavailable(format!(
+                "GET {url}: status {status}"
+            )));
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(media_type)
+            .unwrap_or_default();
+        if !content_types
+            .iter()
+            .any(|ct| content_type.eq_ignore_ascii_case(ct))
+        {
+            return Err(AuthError::unavailable(format!(
+                "GET {url}: unexpected content type {content_type:?}"
+            )));
+        }
+        let max_age = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_max_age);
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body as u64)
+        {
+            return Err(AuthError::unavailable(format!(
+                "GET {url}: body larger than {} bytes",
+                self.max_body
+            )));
+        }
+        let mut body = BytesMut::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_body {
+                        return Err(AuthError::unavailable(format!(
+                            "GET {url}: body larger than {} bytes",
+                            self.max_body
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let why = if e.is_timeout() { "timed out" } else { "failed" };
+                    return Err(AuthError::unavailable(format!(
+                        "GET {url}: reading the body {why}"
+                    )));
+                }
+            }
+        }
+        Ok(Fetched {
+            body: body.freeze(),
+            max_age,
+        })
+    }
+}
+
+/// Follows at most 3 redirects, and only within the same origin: a key set or metadata
+/// document must not be able to send us to another host.
+fn same_origin_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.previous().len() >= 3 {
+        return attempt.error("too many redirects");
+    }
+    let same = attempt
+        .previous()
+        .first()
+        .is_some_and(|first| first.origin() == attempt.url().origin());
+    if same {
+        attempt.follow()
+    } else {
+        attempt.stop()
+    }
+}
+
+/// The media type of a `Content-Type` value, without parameters.
+fn media_type(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
+}
+
+/// `max-age` from a `Cache-Control` value (`no-store`/`no-cache` give zero).
+fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in value.split(',') {
+        let directive = directive.trim();
+        let (name, arg) = match directive.split_once('=') {
+            Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
+            None => (directive, None),
+        };
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return Some(Duration::ZERO);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            max_age = arg.and_then(|a| a.parse::<u64>().ok()).map(Duration::from_secs);
+        }
+    }
+    max_age
+}
+
+/// Parses a configured URL: `https`, or `http` for loopback hosts (or anywhere, if allowed).
+pub(crate) fn check_url(what: &'static str, url: &str, allow_http: bool) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidUrl { what, reason };
+    let parsed = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http || is_loopback(&parsed) => {}
+        "http" => {
+            return Err(invalid(
+                "plain http is only allowed for loopback hosts; use https or `.allow_http()`"
+                    .into(),
+            ));
+        }
+        other => return Err(invalid(format!("unsupported scheme {other:?}"))),
+    }
+    if parsed.host().is_none() {
+        return Err(invalid("no host".into()));
+    }
+    Ok(parsed)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_parsing() {
+        assert_eq!(parse_max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+
+    #[test]
+    fn url_rules() {
+        assert!(check_url("x", "https://example.com/jwks", false).is_ok());
+        assert!(check_url("x", "http://127.0.0.1:8080/jwks", false).is_ok());
+        assert!(check_url("x", "http://localhost/jwks", false).is_ok());
+        assert!(check_url("x", "http://[::1]/jwks", false).is_ok());
+        assert!(check_url("x", "http://example.com/jwks", false).is_err());
+        assert!(check_url("x", "http://example.com/jwks", true).is_ok());
+        assert!(check_url("x", "ftp://example.com/jwks", true).is_err());
+        assert!(check_url("x", "not a url", true).is_err());
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(media_type("application/json; charset=utf-8"), "application/json");
+        assert_eq!(media_type("application/jwk-set+json"), "application/jwk-set+json");
+    }
+}
