@@ -10,12 +10,11 @@ use tower_service::Service;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::future::ResponseFuture;
 use crate::layer::{BearerAuthLayer, Shared};
-use crate::principal::Principal;
 use crate::token;
 
 /// Authenticates every request before passing it to the inner service.
 ///
-/// On success the request reaches the inner service with a [`Principal`] in its extensions
+/// On success the request reaches the inner service with a [`Principal`](crate::Principal) in its extensions
 /// (replacing any `Principal` that was already there: only this layer's word counts). On
 /// failure the inner service is not called; the answer is an `Ok` response built by the
 /// layer's rejection policy, with the [`AuthError`] in its extensions.

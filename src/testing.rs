@@ -26,7 +26,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
@@ -198,6 +198,7 @@ struct State {
     extra_jwks: Mutex<Vec<Value>>,
     failure: Mutex<Option<StatusCode>>,
     cache_control: Mutex<Option<String>>,
+    delay: Mutex<Duration>,
     counters: Counters,
     next_id: AtomicU64,
 }
@@ -248,6 +249,7 @@ impl TestIssuer {
             extra_jwks: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
             cache_control: Mutex::new(None),
+            delay: Mutex::new(Duration::ZERO),
             counters: Counters::default(),
             next_id: AtomicU64::new(0),
         });
@@ -334,6 +336,11 @@ impl TestIssuer {
     /// Sends `Cache-Control: value` with the JWK Set.
     pub fn set_jwks_cache_control(&self, value: Option<&str>) {
         *lock(&self.state.cache_control) = value.map(str::to_owned);
+    }
+
+    /// Delays every answer by `delay` (counted when the answer is sent).
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.state.delay) = delay;
     }
 
     /// Stops the server: new connections are refused and open ones are closed.
@@ -566,7 +573,13 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(handle(&state, req)) }
+                        async move {
+                            let delay = *lock(&state.delay);
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            Ok::<_, Infallible>(handle(&state, req))
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)

@@ -87,14 +87,8 @@ impl Answer {
 pub async fn send(app: &Router, request: Request<Body>) -> Answer {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v: &http::HeaderValue| v.to_str().unwrap().to_string())
-    };
-    let www = header(header::WWW_AUTHENTICATE);
-    let retry_after = header(header::RETRY_AFTER);
+    let www = header_text(response.headers(), header::WWW_AUTHENTICATE);
+    let retry_after = header_text(response.headers(), header::RETRY_AFTER);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     Answer {
         status,
@@ -123,4 +117,8 @@ pub async fn get_raw(app: &Router, path: &str, authorization: &[&[u8]]) -> Answe
         );
     }
     send(app, request.body(Body::empty()).unwrap()).await
+}
+
+fn header_text(headers: &http::HeaderMap, name: http::HeaderName) -> Option<String> {
+    headers.get(name).map(|v| v.to_str().unwrap().to_string())
 }
