@@ -1,6 +1,7 @@
 //! [`BearerAuthLayer`]: the `tower::Layer` that puts [`BearerAuth`] in front of a service.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tower_layer::Layer;
@@ -8,7 +9,7 @@ use tower_layer::Layer;
 use crate::authenticator::Authenticator;
 use crate::response::{OnReject, Rfc6750};
 use crate::service::BearerAuth;
-use crate::token::TokenSources;
+use crate::token::{FormBody, HeaderOnly, TokenSources};
 
 /// Applies [`BearerAuth`] to a service: every request must carry a valid bearer token.
 ///
@@ -27,10 +28,22 @@ use crate::token::TokenSources;
 ///     .layer(BearerAuthLayer::new(auth).realm("api"));
 /// # Ok(app) }
 /// ```
-#[derive(Clone)]
+///
+/// `M` is [`HeaderOnly`] unless [`allow_form_token`](BearerAuthLayer::allow_form_token) made
+/// it [`FormBody`].
 #[must_use]
-pub struct BearerAuthLayer {
+pub struct BearerAuthLayer<M = HeaderOnly> {
     pub(crate) shared: Arc<Shared>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for BearerAuthLayer<M> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            mode: PhantomData,
+        }
+    }
 }
 
 /// What every [`BearerAuth`] of one layer shares.
@@ -38,7 +51,7 @@ pub(crate) struct Shared {
     pub(crate) auth: Authenticator,
     pub(crate) sources: TokenSources,
     pub(crate) default_reject: Rfc6750,
-    pub(crate) custom_reject: Option<Box<dyn OnReject>>,
+    pub(crate) custom_reject: Option<Arc<dyn OnReject>>,
 }
 
 impl Shared {
@@ -50,7 +63,7 @@ impl Shared {
     }
 }
 
-impl fmt::Debug for BearerAuthLayer {
+impl<M> fmt::Debug for BearerAuthLayer<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthLayer")
             .field("auth", &self.shared.auth)
@@ -72,9 +85,24 @@ impl BearerAuthLayer {
                 default_reject: Rfc6750::new(),
                 custom_reject: None,
             }),
+            mode: PhantomData,
         }
     }
 
+    /// Also accepts the token in the `access_token` field of form-encoded bodies of non-GET
+    /// requests (RFC 6750 §2.2). Off by default.
+    ///
+    /// The body is read (up to [`max_form_body`](BearerAuthLayer::max_form_body) bytes) and
+    /// handed on unchanged; the request body type must be `From<Bytes>`.
+    pub fn allow_form_token(self) -> BearerAuthLayer<FormBody> {
+        BearerAuthLayer {
+            shared: self.shared,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> BearerAuthLayer<M> {
     fn update(mut self, f: impl FnOnce(&mut Shared)) -> Self {
         match Arc::get_mut(&mut self.shared) {
             Some(shared) => f(shared),
@@ -84,7 +112,7 @@ impl BearerAuthLayer {
                     auth: old.auth.clone(),
                     sources: old.sources.clone(),
                     default_reject: old.default_reject.clone(),
-                    custom_reject: None,
+                    custom_reject: old.custom_reject.clone(),
                 };
                 f(&mut shared);
                 self.shared = Arc::new(shared);
@@ -118,9 +146,15 @@ impl BearerAuthLayer {
         self.update(|s| s.sources.max_len = max)
     }
 
+    /// Caps the form body read for a token (default 64 KiB; only with
+    /// [`allow_form_token`](BearerAuthLayer::allow_form_token)).
+    pub fn max_form_body(self, max: usize) -> Self {
+        self.update(|s| s.sources.max_form_body = max)
+    }
+
     /// Replaces the rejection policy (default: [`Rfc6750`] with this layer's realm).
     pub fn on_reject(self, policy: impl OnReject) -> Self {
-        let policy: Box<dyn OnReject> = Box::new(policy);
+        let policy: Arc<dyn OnReject> = Arc::new(policy);
         self.update(|s| s.custom_reject = Some(policy))
     }
 
@@ -130,8 +164,8 @@ impl BearerAuthLayer {
     }
 }
 
-impl<S> Layer<S> for BearerAuthLayer {
-    type Service = BearerAuth<S>;
+impl<S, M> Layer<S> for BearerAuthLayer<M> {
+    type Service = BearerAuth<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
         BearerAuth::from_shared(inner, Arc::clone(&self.shared))

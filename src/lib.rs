@@ -84,6 +84,8 @@ mod service;
 pub mod testing;
 pub mod token;
 
+pub use token::{FormBody, HeaderOnly};
+
 pub use authenticator::{Authenticator, AuthenticatorBuilder, DEFAULT_ALGORITHMS};
 pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]

@@ -26,22 +26,54 @@ use crate::error::{AuthError, AuthErrorKind};
 /// Default cap on the token's length in bytes.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// Default cap on a form body read for its `access_token` (RFC 6750 §2.2).
+pub const DEFAULT_MAX_FORM_BODY: usize = 64 * 1024;
+
 /// Where tokens may be found, and how long they may be.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenSources {
     pub(crate) query: bool,
-    pub(crate) form: bool,
     pub(crate) max_len: usize,
+    pub(crate) max_form_body: usize,
 }
 
 impl Default for TokenSources {
     fn default() -> Self {
         Self {
             query: false,
-            form: false,
             max_len: DEFAULT_MAX_TOKEN_LEN,
+            max_form_body: DEFAULT_MAX_FORM_BODY,
         }
     }
+}
+
+/// Marker: tokens come from the header (and the query, if enabled); the body is never read.
+/// The default mode of [`BearerAuthLayer`](crate::BearerAuthLayer).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderOnly;
+
+/// Marker: the `access_token` field of `application/x-www-form-urlencoded` bodies of non-GET
+/// requests is read as well (RFC 6750 §2.2). Set by
+/// [`BearerAuthLayer::allow_form_token`](crate::BearerAuthLayer::allow_form_token).
+///
+/// Reading the body needs a request body type that can be rebuilt from bytes
+/// (`From<Bytes>`, as axum's `Body` and `http_body_util::Full<Bytes>` are). Bodies larger than
+/// the cap (default 64 KiB) are answered 400 `invalid_request`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FormBody;
+
+/// Whether the request may carry a form-encoded token: a non-GET request whose content type
+/// is `application/x-www-form-urlencoded` (parameters allowed).
+pub(crate) fn has_form_body(parts: &Parts) -> bool {
+    if parts.method == http::Method::GET {
+        return false;
+    }
+    parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 /// Reads the token from the header and (if enabled) the query string.

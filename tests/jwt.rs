@@ -391,3 +391,50 @@ async fn tampered_signature_and_payload() {
     let swapped = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
     get_with(&app, "/me", &swapped).await.assert_invalid_token();
 }
+
+fn form_post(body: String, token_header: Option<&str>) -> http::Request<axum::body::Body> {
+    let mut request = http::Request::post("/echo")
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+    if let Some(token) = token_header {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(axum::body::Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn form_body_token_when_enabled() {
+    let issuer = TestIssuer::start().await;
+    let layer = tower_bearer::BearerAuthLayer::new(builder(&issuer).build().unwrap())
+        .allow_form_token()
+        .max_form_body(4096);
+    let app = app_with(layer);
+    let token = issuer.token().sign();
+    let body = format!("a=1&access_token={token}&b=2");
+    // The token is read and the body reaches the handler intact.
+    let answer = send(&app, form_post(body.clone(), None)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, body);
+    // Header and form together: two methods.
+    send(&app, form_post(body.clone(), Some(&token))).await.assert_invalid_request();
+    // Header alone, with a form body that has no token: fine.
+    let answer = send(&app, form_post("a=1".into(), Some(&token))).await;
+    assert_eq!(answer.status, 200);
+    // A GET never has its body read.
+    let request = http::Request::get("/me")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!("access_token={token}")))
+        .unwrap();
+    assert_eq!(send(&app, request).await.status, 401);
+    // A body over the cap.
+    let answer = send(&app, form_post(format!("access_token={token}&pad={}", "x".repeat(5000)), None)).await;
+    answer.assert_invalid_request();
+}
+
+#[tokio::test]
+async fn form_body_token_is_ignored_by_default() {
+    let (issuer, app) = setup().await;
+    let token = issuer.token().sign();
+    let answer = send(&app, form_post(format!("access_token={token}"), None)).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.error(), None);
+}

@@ -27,8 +27,23 @@ pub fn app(auth: Authenticator) -> Router {
     app_with(BearerAuthLayer::new(auth).realm("test"))
 }
 
-pub fn app_with(layer: BearerAuthLayer) -> Router {
+pub fn app_with<M>(layer: BearerAuthLayer<M>) -> Router
+where
+    BearerAuthLayer<M>: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+    <BearerAuthLayer<M> as tower::Layer<axum::routing::Route>>::Service: tower::Service<
+            Request<Body>,
+            Response = http::Response<Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    <<BearerAuthLayer<M> as tower::Layer<axum::routing::Route>>::Service as tower::Service<
+        Request<Body>,
+    >>::Future: Send + 'static,
+{
     Router::new()
+        .route("/echo", axum::routing::post(|body: String| async move { body }))
         .route("/me", get(me))
         .route(
             "/read",
