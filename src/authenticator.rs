@@ -280,7 +280,9 @@ fn parse_algorithms(names: Option<&[String]>) -> Result<Vec<Algorithm>, ConfigEr
         None => DEFAULT_ALGORITHMS.to_vec(),
     };
     if names.is_empty() {
-        return Err(ConfigError::InvalidAlgorithms("the allowlist is empty".into()));
+        return Err(ConfigError::InvalidAlgorithms(
+            "the allowlist is empty".into(),
+        ));
     }
     names
         .iter()
@@ -294,4 +296,3 @@ fn parse_algorithms(names: Option<&[String]>) -> Result<Vec<Algorithm>, ConfigEr
         })
         .collect()
 }
-

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A source of wall-clock time.
 ///
 /// The default is [`SystemClock`]. Tests can pass their own (see
-/// [`ManualClock`](crate::clock::ManualClock)) to the authenticator builder.
+/// [`ManualClock`]) to the authenticator builder.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> SystemTime;

@@ -1,6 +1,9 @@
 //! Choosing jsonwebtoken's crypto backend.
 
-#[cfg(all(feature = "jwt", not(any(feature = "aws-lc-rs", feature = "rust-crypto"))))]
+#[cfg(all(
+    feature = "jwt",
+    not(any(feature = "aws-lc-rs", feature = "rust-crypto"))
+))]
 compile_error!(
     "tower-bearer: the `jwt` feature needs a crypto backend: enable `aws-lc-rs` (the default) or `rust-crypto`"
 );

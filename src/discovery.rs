@@ -39,7 +39,10 @@ pub(crate) async fn discover(
 ) -> Result<Metadata, AuthError> {
     let mut last_err = None;
     for url in metadata_urls(issuer_url) {
-        match http.get(&url, "application/json", &["application/json"]).await {
+        match http
+            .get(&url, "application/json", &["application/json"])
+            .await
+        {
             Ok(fetched) => {
                 let metadata: Metadata = serde_json::from_slice(&fetched.body).map_err(|e| {
                     AuthError::unavailable(format!("metadata at {url} is not valid: {e}"))

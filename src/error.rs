@@ -128,7 +128,10 @@ impl AuthError {
     }
 
     pub(crate) fn missing_token() -> Self {
-        Self::new(AuthErrorKind::MissingToken, "no bearer token in the request")
+        Self::new(
+            AuthErrorKind::MissingToken,
+            "no bearer token in the request",
+        )
     }
 
     pub(crate) fn invalid_request(detail: impl Into<Cow<'static, str>>) -> Self {

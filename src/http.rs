@@ -147,7 +147,11 @@ impl HttpClient {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let why = if e.is_timeout() { "timed out" } else { "failed" };
+                    let why = if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "failed"
+                    };
                     return Err(AuthError::unavailable(format!(
                         "GET {url}: reading the body {why}"
                     )));
@@ -196,14 +200,20 @@ fn parse_max_age(value: &str) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if name.eq_ignore_ascii_case("max-age") {
-            max_age = arg.and_then(|a| a.parse::<u64>().ok()).map(Duration::from_secs);
+            max_age = arg
+                .and_then(|a| a.parse::<u64>().ok())
+                .map(Duration::from_secs);
         }
     }
     max_age
 }
 
 /// Parses a configured URL: `https`, or `http` for loopback hosts (or anywhere, if allowed).
-pub(crate) fn check_url(what: &'static str, url: &str, allow_http: bool) -> Result<Url, ConfigError> {
+pub(crate) fn check_url(
+    what: &'static str,
+    url: &str,
+    allow_http: bool,
+) -> Result<Url, ConfigError> {
     let invalid = |reason: String| ConfigError::InvalidUrl { what, reason };
     let parsed = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     match parsed.scheme() {
@@ -238,7 +248,10 @@ mod tests {
 
     #[test]
     fn max_age_parsing() {
-        assert_eq!(parse_max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse_max_age("public, max-age=600"),
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);
@@ -258,7 +271,13 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert_eq!(media_type("application/json; charset=utf-8"), "application/json");
-        assert_eq!(media_type("application/jwk-set+json"), "application/jwk-set+json");
+        assert_eq!(
+            media_type("application/json; charset=utf-8"),
+            "application/json"
+        );
+        assert_eq!(
+            media_type("application/jwk-set+json"),
+            "application/jwk-set+json"
+        );
     }
 }

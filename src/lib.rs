@@ -95,3 +95,8 @@ pub use layer::BearerAuthLayer;
 pub use principal::{Principal, Scopes, TokenKind};
 pub use scope::{RequireScope, RequireScopeLayer};
 pub use service::BearerAuth;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

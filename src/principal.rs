@@ -173,7 +173,13 @@ impl serde::Serialize for Principal {
         map.serialize_entry("scopes", &inner.scopes.sorted)?;
         map.serialize_entry("iss", &inner.issuer)?;
         map.serialize_entry("aud", &inner.audiences)?;
-        map.serialize_entry("exp", &inner.expires_at)?;
+        match inner.expires_at {
+            // Integral NumericDates stay integers.
+            Some(exp) if exp.fract() == 0.0 && exp.abs() < 9.0e15 => {
+                map.serialize_entry("exp", &(exp as i64))?
+            }
+            other => map.serialize_entry("exp", &other)?,
+        }
         map.serialize_entry("kind", inner.kind.as_str())?;
         map.end()
     }
@@ -214,7 +220,11 @@ impl Scopes {
                     sorted.push(checked_scope(s)?.to_owned());
                 }
             }
-            _ => return Err(bad_scope("the scope claim is neither a string nor an array")),
+            _ => {
+                return Err(bad_scope(
+                    "the scope claim is neither a string nor an array",
+                ));
+            }
         }
         sorted.sort_unstable();
         sorted.dedup();
@@ -287,8 +297,7 @@ impl fmt::Display for Scopes {
 
 fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
@@ -318,24 +327,47 @@ mod tests {
 
     #[test]
     fn string_and_array_forms() {
-        assert_eq!(scopes(json!({"scope": "write read"})), Ok(vec!["read".into(), "write".into()]));
-        assert_eq!(scopes(json!({"scope": ["read", "write"]})), Ok(vec!["read".into(), "write".into()]));
+        assert_eq!(
+            scopes(json!({"scope": "write read"})),
+            Ok(vec!["read".into(), "write".into()])
+        );
+        assert_eq!(
+            scopes(json!({"scope": ["read", "write"]})),
+            Ok(vec!["read".into(), "write".into()])
+        );
         assert_eq!(scopes(json!({"scp": ["read"]})), Ok(vec!["read".into()]));
-        assert_eq!(scopes(json!({"scp": "read  write"})), Ok(vec!["read".into(), "write".into()]));
+        assert_eq!(
+            scopes(json!({"scp": "read  write"})),
+            Ok(vec!["read".into(), "write".into()])
+        );
         assert_eq!(scopes(json!({})), Ok(vec![]));
     }
 
     #[test]
     fn bad_forms_are_invalid() {
-        assert_eq!(scopes(json!({"scp": [123, "x"]})), Err(AuthErrorKind::InvalidClaims));
-        assert_eq!(scopes(json!({"scope": 5})), Err(AuthErrorKind::InvalidClaims));
-        assert_eq!(scopes(json!({"scope": "a\u{1}b"})), Err(AuthErrorKind::InvalidClaims));
-        assert_eq!(scopes(json!({"scope": ["a b"]})), Err(AuthErrorKind::InvalidClaims));
+        assert_eq!(
+            scopes(json!({"scp": [123, "x"]})),
+            Err(AuthErrorKind::InvalidClaims)
+        );
+        assert_eq!(
+            scopes(json!({"scope": 5})),
+            Err(AuthErrorKind::InvalidClaims)
+        );
+        assert_eq!(
+            scopes(json!({"scope": "a\u{1}b"})),
+            Err(AuthErrorKind::InvalidClaims)
+        );
+        assert_eq!(
+            scopes(json!({"scope": ["a b"]})),
+            Err(AuthErrorKind::InvalidClaims)
+        );
     }
 
     #[test]
     fn readwrite_is_not_read() {
-        let Value::Object(map) = json!({"scope": "readwrite"}) else { panic!() };
+        let Value::Object(map) = json!({"scope": "readwrite"}) else {
+            panic!()
+        };
         let s = Scopes::from_claims(&map).unwrap();
         assert!(!s.contains("read"));
         assert!(s.contains("readwrite"));

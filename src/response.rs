@@ -126,7 +126,10 @@ impl Rfc6750 {
             }
         }
         if let Some(after) = err.retry_after() {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
         }
         res
     }

@@ -29,6 +29,7 @@ use crate::error::{AuthError, AuthErrorKind};
 use crate::future::ResponseFuture;
 use crate::principal::Principal;
 use crate::response::Rfc6750;
+use crate::service::LayerPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -48,7 +49,9 @@ struct Rule {
     scopes: Vec<String>,
     /// The `scope` parameter of the challenge: the scopes, space-separated.
     joined: String,
-    reject: Rfc6750,
+    /// Set by [`RequireScopeLayer::realm`]; otherwise the policy of the `BearerAuthLayer` in
+    /// front is used.
+    reject: Option<Rfc6750>,
 }
 
 impl fmt::Debug for RequireScopeLayer {
@@ -91,13 +94,14 @@ impl RequireScopeLayer {
                 mode,
                 scopes,
                 joined,
-                reject: Rfc6750::new(),
+                reject: None,
             }),
         }
     }
 
-    /// Sets the `realm` of the challenge (use the same as on the
-    /// [`BearerAuthLayer`](crate::BearerAuthLayer)).
+    /// Sets the `realm` of this guard's challenges. By default a guard answers with the
+    /// policy of the [`BearerAuthLayer`](crate::BearerAuthLayer) in front of it (its realm,
+    /// or its custom rejection), so this is rarely needed.
     pub fn realm(self, realm: impl Into<String>) -> Self {
         let rule = &*self.rule;
         Self {
@@ -105,7 +109,7 @@ impl RequireScopeLayer {
                 mode: rule.mode,
                 scopes: rule.scopes.clone(),
                 joined: rule.joined.clone(),
-                reject: rule.reject.clone().realm(realm),
+                reject: Some(rule.reject.clone().unwrap_or_default().realm(realm)),
             }),
         }
     }
@@ -176,10 +180,12 @@ where
                 tracing::error!(
                     "RequireScope found no Principal: add BearerAuthLayer in front of this route"
                 );
-                Err(rule.reject.clone().detailed_descriptions(true).render(&AuthError::new(
-                    AuthErrorKind::Internal,
-                    "RequireScopeLayer needs tower_bearer::BearerAuthLayer in front of it",
-                )))
+                Err(Rfc6750::new()
+                    .detailed_descriptions(true)
+                    .render(&AuthError::new(
+                        AuthErrorKind::Internal,
+                        "RequireScopeLayer needs tower_bearer::BearerAuthLayer in front of it",
+                    )))
             }
             Some(principal) => {
                 let granted = principal.scopes();
@@ -192,7 +198,12 @@ where
                 } else {
                     let err = AuthError::insufficient_scope(rule.joined.clone());
                     crate::service::log_rejection(&err);
-                    let mut res = rule.reject.render(&err);
+                    let policy = request.extensions().get::<LayerPolicy>();
+                    let mut res = match (&rule.reject, policy) {
+                        (Some(own), _) => own.render(&err),
+                        (None, Some(LayerPolicy(shared))) => shared.reject(&err),
+                        (None, None) => Rfc6750::new().render(&err),
+                    };
                     res.extensions_mut().insert(err);
                     Err(res)
                 }

@@ -110,7 +110,7 @@ async fn authenticate(
 
 /// Runs the inner service with the principal, or answers the rejection.
 async fn finish<S, ReqBody, ResBody>(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     mut inner: S,
     mut parts: Parts,
     body: ReqBody,
@@ -124,6 +124,9 @@ where
         Ok(principal) => {
             // Replaces any `Principal` that arrived with the request: only ours counts.
             parts.extensions.insert(principal);
+            // Lets scope guards further in answer with this layer's policy (realm, custom
+            // rejections).
+            parts.extensions.insert(LayerPolicy(Arc::clone(shared)));
             inner.call(Request::from_parts(parts, body)).await
         }
         Err(err) => Ok(reject(shared, err)),
@@ -200,6 +203,11 @@ where
         })
     }
 }
+
+/// The rejection policy of the [`BearerAuth`] that authenticated a request, for the guards
+/// behind it.
+#[derive(Clone)]
+pub(crate) struct LayerPolicy(pub(crate) Arc<Shared>);
 
 pub(crate) fn reject<ResBody: From<String>>(shared: &Shared, err: AuthError) -> Response<ResBody> {
     log_rejection(&err);

@@ -161,7 +161,11 @@ impl TestKey {
                     .expect("RSA signing");
                 sig
             }
-            Material::Ec(pair) => pair.sign(&rng, message).expect("ECDSA signing").as_ref().to_vec(),
+            Material::Ec(pair) => pair
+                .sign(&rng, message)
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
             Material::Ed(pair) => pair.sign(message).as_ref().to_vec(),
         }
     }
@@ -553,7 +557,9 @@ impl TokenBuilder {
             (Signing::Unsigned, _) => Vec::new(),
             (Signing::Hmac(secret), _) => {
                 let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-                aws_lc_rs::hmac::sign(&key, message.as_bytes()).as_ref().to_vec()
+                aws_lc_rs::hmac::sign(&key, message.as_bytes())
+                    .as_ref()
+                    .to_vec()
             }
             (_, Some(key)) => key.sign(&alg, message.as_bytes()),
             (_, None) => Vec::new(),
@@ -630,7 +636,12 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
             cache_control,
         );
     }
-    respond(StatusCode::NOT_FOUND, "text/plain", "not found".into(), None)
+    respond(
+        StatusCode::NOT_FOUND,
+        "text/plain",
+        "not found".into(),
+        None,
+    )
 }
 
 fn respond(

@@ -31,7 +31,11 @@ async fn rotation_costs_exactly_one_fetch() {
 
     // Unknown kids inside the cooldown: all 401, no further fetch.
     for i in 0..200 {
-        let token = issuer.token().key("rsa-1").kid(&format!("random-{i}")).sign();
+        let token = issuer
+            .token()
+            .key("rsa-1")
+            .kid(&format!("random-{i}"))
+            .sign();
         get_with(&app, "/me", &token).await.assert_invalid_token();
     }
     assert_eq!(issuer.jwks_fetches(), 2);
@@ -55,14 +59,19 @@ async fn unknown_kid_flood_costs_at_most_one_fetch() {
 async fn concurrent_requests_for_a_new_kid_share_one_fetch() {
     let issuer = TestIssuer::start_with(&[KeyKind::Rsa]).await;
     let app = app(builder(&issuer).build().unwrap());
-    assert_eq!(get_with(&app, "/me", &issuer.token().sign()).await.status, 200);
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
     let kid = issuer.add_key(KeyKind::EcP256);
     issuer.set_delay(Duration::from_millis(200));
     let token = issuer.token().key(&kid).sign();
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (app, token) = (app.clone(), token.clone());
-        tasks.push(tokio::spawn(async move { get_with(&app, "/me", &token).await.status }));
+        tasks.push(tokio::spawn(async move {
+            get_with(&app, "/me", &token).await.status
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
@@ -85,7 +94,11 @@ async fn a_fetch_in_flight_does_not_block_known_keys() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     assert_eq!(get_with(&app, "/me", &known).await.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(slow.await.unwrap(), 200);
 }
 
@@ -167,17 +180,19 @@ async fn connection_refused_is_503() {
 #[tokio::test]
 async fn a_hanging_issuer_times_out_as_503() {
     let issuer = TestIssuer::start().await;
-    let app = app(
-        builder(&issuer)
-            .http_timeout(Duration::from_millis(300))
-            .build()
-            .unwrap(),
-    );
+    let app = app(builder(&issuer)
+        .http_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap());
     issuer.set_delay(Duration::from_secs(30));
     let started = Instant::now();
     let answer = get_with(&app, "/me", &issuer.token().sign()).await;
     assert_eq!(answer.status, 503);
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -206,7 +221,10 @@ async fn stale_keys_serve_within_the_bound_only() {
 async fn unknown_kid_while_the_issuer_is_down_is_503() {
     let issuer = TestIssuer::start().await;
     let app = app(builder(&issuer).build().unwrap());
-    assert_eq!(get_with(&app, "/me", &issuer.token().sign()).await.status, 200);
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
     issuer.fail_with(Some(http::StatusCode::BAD_GATEWAY));
     let token = issuer.token().kid("new-key").sign();
     assert_eq!(get_with(&app, "/me", &token).await.status, 503);
@@ -225,7 +243,11 @@ async fn max_age_is_honoured_within_bounds() {
     clock.advance(Duration::from_secs(3000));
     assert_eq!(get_with(&app, "/me", &token).await.status, 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(issuer.jwks_fetches(), 1, "max-age=3600 outlives the 5 min default");
+    assert_eq!(
+        issuer.jwks_fetches(),
+        1,
+        "max-age=3600 outlives the 5 min default"
+    );
 
     // max-age=5 is raised to the 1 min floor.
     issuer.set_jwks_cache_control(Some("max-age=5"));
@@ -251,7 +273,10 @@ async fn discovery_finds_the_jwks() {
         .build()
         .unwrap();
     let app = app(auth);
-    assert_eq!(get_with(&app, "/me", &issuer.token().sign()).await.status, 200);
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
     assert_eq!(issuer.metadata_fetches(), 1);
     assert_eq!(issuer.jwks_fetches(), 1);
 }
@@ -267,7 +292,10 @@ async fn discovery_refuses_metadata_of_another_issuer() {
         .build()
         .unwrap();
     let app = app(auth);
-    let token = issuer.token().claim("iss", json!(format!("{}/", issuer.url()))).sign();
+    let token = issuer
+        .token()
+        .claim("iss", json!(format!("{}/", issuer.url())))
+        .sign();
     assert_eq!(get_with(&app, "/me", &token).await.status, 503);
     assert_eq!(issuer.jwks_fetches(), 0);
 }
@@ -283,11 +311,17 @@ async fn concurrent_requests_share_a_failed_fetch() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let (app, token) = (app.clone(), token.clone());
-        tasks.push(tokio::spawn(async move { get_with(&app, "/me", &token).await.status }));
+        tasks.push(tokio::spawn(async move {
+            get_with(&app, "/me", &token).await.status
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), 503);
     }
     assert_eq!(issuer.jwks_fetches(), 1);
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

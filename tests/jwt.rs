@@ -57,14 +57,33 @@ async fn malformed_authorization_headers() {
     let (issuer, app) = setup().await;
     // Documented choice: a header that is not a well-formed Bearer credential is 400
     // invalid_request; a well-formed token that is not a valid JWT is 401 invalid_token.
-    for value in [&b""[..], b"Bearer", b"Bearer   ", b"Bearer !!.@@.##", b"Bearer\tabc"] {
+    for value in [
+        &b""[..],
+        b"Bearer",
+        b"Bearer   ",
+        b"Bearer !!.@@.##",
+        b"Bearer\tabc",
+    ] {
         let answer = get_raw(&app, "/me", &[value]).await;
         answer.assert_invalid_request();
-        assert!(answer.www.as_deref().unwrap().starts_with("Bearer realm=\"test\", error="));
+        assert!(
+            answer
+                .www
+                .as_deref()
+                .unwrap()
+                .starts_with("Bearer realm=\"test\", error=")
+        );
     }
-    get_raw(&app, "/me", &[b"Bearer a.b"]).await.assert_invalid_token();
+    get_raw(&app, "/me", &[b"Bearer a.b"])
+        .await
+        .assert_invalid_token();
     let token = issuer.token().sign();
-    let answer = get_raw(&app, "/me", &[format!("Bearer {token}").as_bytes(), b"Bearer x"]).await;
+    let answer = get_raw(
+        &app,
+        "/me",
+        &[format!("Bearer {token}").as_bytes(), b"Bearer x"],
+    )
+    .await;
     answer.assert_invalid_request();
 }
 
@@ -129,7 +148,13 @@ async fn tolerant_jwks_parsing() {
 #[tokio::test]
 async fn every_key_family() {
     let (issuer, app) = setup().await;
-    for (kid, alg) in [("rsa-1", "RS256"), ("rsa-1", "PS256"), ("rsa-1", "RS512"), ("ec-1", "ES256"), ("ed-1", "EdDSA")] {
+    for (kid, alg) in [
+        ("rsa-1", "RS256"),
+        ("rsa-1", "PS256"),
+        ("rsa-1", "RS512"),
+        ("ec-1", "ES256"),
+        ("ed-1", "EdDSA"),
+    ] {
         let token = issuer.token().key(kid).alg(alg).sign();
         let answer = get_with(&app, "/me", &token).await;
         assert_eq!(answer.status, 200, "{alg}: {answer:?}");
@@ -154,17 +179,25 @@ async fn algorithm_confusion_is_refused() {
     let hs = issuer.token().key("rsa-1").hmac_secret(&public).sign();
     get_with(&app, "/me", &hs).await.assert_invalid_token();
     let jwk_json = issuer.jwk("rsa-1").unwrap().to_string();
-    let hs = issuer.token().key("rsa-1").hmac_secret(jwk_json.as_bytes()).sign();
+    let hs = issuer
+        .token()
+        .key("rsa-1")
+        .hmac_secret(jwk_json.as_bytes())
+        .sign();
     get_with(&app, "/me", &hs).await.assert_invalid_token();
     for alg in ["none", "None", "NONE"] {
         let unsigned = issuer.token().key("rsa-1").alg(alg).unsigned().sign();
-        get_with(&app, "/me", &unsigned).await.assert_invalid_token();
+        get_with(&app, "/me", &unsigned)
+            .await
+            .assert_invalid_token();
     }
     // alg none with a real signature appended.
     let signed = issuer.token().key("rsa-1").sign();
     let sig = signed.rsplit('.').next().unwrap();
     let none = issuer.token().key("rsa-1").unsigned().sign();
-    get_with(&app, "/me", &format!("{none}{sig}")).await.assert_invalid_token();
+    get_with(&app, "/me", &format!("{none}{sig}"))
+        .await
+        .assert_invalid_token();
     // RS256 header on the EC key's kid, signed by the RSA key.
     let cross = issuer.token().key("rsa-1").kid("ec-1").alg("RS256").sign();
     get_with(&app, "/me", &cross).await.assert_invalid_token();
@@ -196,7 +229,9 @@ async fn kid_less_tokens() {
     let two = TestIssuer::start_with(&[KeyKind::Rsa, KeyKind::Rsa]).await;
     let app_two = app(builder(&two).build().unwrap());
     let token = two.token().no_kid().sign();
-    get_with(&app_two, "/me", &token).await.assert_invalid_token();
+    get_with(&app_two, "/me", &token)
+        .await
+        .assert_invalid_token();
 }
 
 #[tokio::test]
@@ -220,7 +255,11 @@ async fn audience_forms() {
 #[tokio::test]
 async fn issuer_must_match_exactly() {
     let (issuer, app) = setup().await;
-    for iss in [format!("{}/", issuer.url()), issuer.url().to_uppercase(), "https://evil.example".into()] {
+    for iss in [
+        format!("{}/", issuer.url()),
+        issuer.url().to_uppercase(),
+        "https://evil.example".into(),
+    ] {
         let token = issuer.token().claim("iss", json!(iss)).sign();
         get_with(&app, "/me", &token).await.assert_invalid_token();
     }
@@ -244,6 +283,14 @@ async fn scope_claim_forms() {
     let token = issuer.token().scope("readwrite").sign();
     let answer = get_with(&app, "/read", &token).await;
     assert_eq!(answer.status, 403);
+    // The guard answers with the realm of the layer in front of it.
+    assert!(
+        answer
+            .www
+            .as_deref()
+            .unwrap()
+            .starts_with("Bearer realm=\"test\", error=\"insufficient_scope\"")
+    );
     assert_eq!(answer.error().as_deref(), Some("insufficient_scope"));
     let token = issuer.token().claim("scp", json!([123, "x"])).sign();
     get_with(&app, "/read", &token).await.assert_invalid_token();
@@ -280,7 +327,12 @@ async fn error_description_quotes_are_escaped() {
     let answer = get_with(&app, "/me", &token).await;
     answer.assert_invalid_token();
     let www = answer.www.unwrap();
-    assert!(www.contains(r#"error_description="no key with kid \"a\\\"b\\\\c\" in the issuer's key set""#), "{www}");
+    assert!(
+        www.contains(
+            r#"error_description="no key with kid \"a\\\"b\\\\c\" in the issuer's key set""#
+        ),
+        "{www}"
+    );
 }
 
 #[tokio::test]
@@ -313,16 +365,29 @@ async fn time_claims() {
     get_with(&app, "/me", &token).await.assert_invalid_token();
     let token = issuer.token().claim("nbf", json!(now + 30)).sign();
     assert_eq!(get_with(&app, "/me", &token).await.status, 200);
-    for exp in [json!((now + 300).to_string()), json!(true), json!([now + 300]), json!(null), json!(-1), json!(1e30)] {
+    for exp in [
+        json!((now + 300).to_string()),
+        json!(true),
+        json!([now + 300]),
+        json!(null),
+        json!(-1),
+        json!(1e30),
+    ] {
         let token = issuer.token().claim("exp", exp.clone()).sign();
         let answer = get_with(&app, "/me", &token).await;
         if exp == json!(1e30) {
-            assert_eq!(answer.status, 200, "a far-future float exp is a valid NumericDate");
+            assert_eq!(
+                answer.status, 200,
+                "a far-future float exp is a valid NumericDate"
+            );
         } else {
             answer.assert_invalid_token();
         }
     }
-    let token = issuer.token().claim("exp", json!(now as f64 + 300.5)).sign();
+    let token = issuer
+        .token()
+        .claim("exp", json!(now as f64 + 300.5))
+        .sign();
     assert_eq!(get_with(&app, "/me", &token).await.status, 200);
     let token = issuer.token().without_claim("exp").sign();
     get_with(&app, "/me", &token).await.assert_invalid_token();
@@ -337,7 +402,9 @@ async fn forged_principal_in_extensions_is_replaced() {
         let auth = builder(&issuer).build().unwrap();
         auth.authenticate(&token).await.unwrap()
     };
-    let mut request = http::Request::get("/me").body(axum::body::Body::empty()).unwrap();
+    let mut request = http::Request::get("/me")
+        .body(axum::body::Body::empty())
+        .unwrap();
     request.extensions_mut().insert(forged.clone());
     assert_eq!(send(&app, request).await.status, 401);
     // With a valid token, the handler sees the token's principal, not the planted one.
@@ -359,7 +426,10 @@ async fn structural_garbage_is_invalid_token() {
     let cases = [
         format!("{}..{}", parts[0], parts[2]),
         format!("{}.{}.", parts[0], parts[1]),
-        format!("{}.{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[1], parts[2]),
+        format!(
+            "{}.{}.{}.{}.{}",
+            parts[0], parts[1], parts[2], parts[1], parts[2]
+        ),
         format!("{}.{}", parts[0], parts[1]),
         // A header that is a JSON array, a string, null.
         format!("WyJSUzI1NiJd.{}.{}", parts[1], parts[2]),
@@ -375,7 +445,11 @@ async fn structural_garbage_is_invalid_token() {
         get_with(&app, "/me", &token).await.assert_invalid_token();
     }
     // Header extensions we do not understand.
-    for (name, value) in [("crit", json!(["exp"])), ("b64", json!(false)), ("zip", json!("DEF"))] {
+    for (name, value) in [
+        ("crit", json!(["exp"])),
+        ("b64", json!(false)),
+        ("zip", json!("DEF")),
+    ] {
         let token = issuer.token().header(name, value).sign();
         get_with(&app, "/me", &token).await.assert_invalid_token();
     }
@@ -393,8 +467,10 @@ async fn tampered_signature_and_payload() {
 }
 
 fn form_post(body: String, token_header: Option<&str>) -> http::Request<axum::body::Body> {
-    let mut request = http::Request::post("/echo")
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+    let mut request = http::Request::post("/echo").header(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    );
     if let Some(token) = token_header {
         request = request.header("authorization", format!("Bearer {token}"));
     }
@@ -415,7 +491,9 @@ async fn form_body_token_when_enabled() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.body, body);
     // Header and form together: two methods.
-    send(&app, form_post(body.clone(), Some(&token))).await.assert_invalid_request();
+    send(&app, form_post(body.clone(), Some(&token)))
+        .await
+        .assert_invalid_request();
     // Header alone, with a form body that has no token: fine.
     let answer = send(&app, form_post("a=1".into(), Some(&token))).await;
     assert_eq!(answer.status, 200);
@@ -426,7 +504,14 @@ async fn form_body_token_when_enabled() {
         .unwrap();
     assert_eq!(send(&app, request).await.status, 401);
     // A body over the cap.
-    let answer = send(&app, form_post(format!("access_token={token}&pad={}", "x".repeat(5000)), None)).await;
+    let answer = send(
+        &app,
+        form_post(
+            format!("access_token={token}&pad={}", "x".repeat(5000)),
+            None,
+        ),
+    )
+    .await;
     answer.assert_invalid_request();
 }
 
@@ -437,4 +522,61 @@ async fn form_body_token_is_ignored_by_default() {
     let answer = send(&app, form_post(format!("access_token={token}"), None)).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.error(), None);
+}
+
+#[tokio::test]
+async fn missing_layer_is_a_500_that_names_it() {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route(
+            "/guarded",
+            get(|| async { "x" }).layer(tower_bearer::RequireScopeLayer::all(["read"])),
+        )
+        .route(
+            "/extract",
+            get(|p: tower_bearer::Principal| async move { format!("{p:?}") }),
+        );
+    for path in ["/guarded", "/extract"] {
+        let answer = get_raw(&app, path, &[]).await;
+        assert_eq!(answer.status, 500, "{path}");
+        assert!(
+            answer.body.contains("BearerAuthLayer"),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct TenantClaims {
+    tenant: String,
+    sub: String,
+}
+
+#[tokio::test]
+async fn typed_claims_extractor() {
+    use axum::routing::get;
+    use tower_bearer::{BearerAuthLayer, Claims, Scopes};
+    let issuer = TestIssuer::start().await;
+    let app = axum::Router::new()
+        .route(
+            "/tenant",
+            get(|Claims(c): Claims<TenantClaims>| async move { c.tenant }),
+        )
+        .route("/scopes", get(|s: Scopes| async move { s.to_string() }))
+        .layer(BearerAuthLayer::new(builder(&issuer).build().unwrap()));
+    let token = issuer
+        .token()
+        .claim("tenant", json!("acme"))
+        .scope("b a")
+        .sign();
+    let answer = get_with(&app, "/tenant", &token).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, "acme"));
+    assert_eq!(get_with(&app, "/scopes", &token).await.body, "a b");
+    // The claims do not fit the handler's type: 401 invalid_token.
+    let token = issuer.token().claim("tenant", json!(42)).sign();
+    get_with(&app, "/tenant", &token)
+        .await
+        .assert_invalid_token();
 }

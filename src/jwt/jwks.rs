@@ -100,7 +100,6 @@ struct Inner {
     /// Completed fetch attempts (successful or not).
     attempts: AtomicU64,
     background: AtomicBool,
-    fetches: AtomicU64,
 }
 
 #[derive(Default)]
@@ -145,15 +144,8 @@ impl JwksCache {
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
                 attempts: AtomicU64::new(0),
                 background: AtomicBool::new(false),
-                fetches: AtomicU64::new(0),
             }),
         }
-    }
-
-    /// How many fetches of the key set this cache has started.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn fetch_count(&self) -> u64 {
-        self.inner.fetches.load(Ordering::Relaxed)
     }
 
     fn current(&self) -> Option<Arc<KeySet>> {
@@ -251,18 +243,14 @@ impl JwksCache {
     /// For [`Trigger::UnknownKid`], `seen` is the generation the caller looked in: if a newer
     /// set arrived meanwhile it is returned without a fetch; inside the cooldown the current set
     /// is returned as it is.
-    async fn refresh(
-        &self,
-        trigger: Trigger,
-        seen: Option<u64>,
-    ) -> Result<Arc<KeySet>, AuthError> {
+    async fn refresh(&self, trigger: Trigger, seen: Option<u64>) -> Result<Arc<KeySet>, AuthError> {
         let attempts_before = self.inner.attempts.load(Ordering::Acquire);
         let mut state = self.inner.refresh.lock().await;
 
-        if let (Some(seen), Some(current)) = (seen, self.current()) {
-            if current.generation != seen {
-                return Ok(current);
-            }
+        if let (Some(seen), Some(current)) = (seen, self.current())
+            && current.generation != seen
+        {
+            return Ok(current);
         }
         if self.inner.attempts.load(Ordering::Acquire) != attempts_before {
             // A fetch finished while we waited for the lock: its outcome is ours.
@@ -276,18 +264,17 @@ impl JwksCache {
         }
         let now = self.inner.clock.now();
         if trigger == Trigger::UnknownKid {
-            if let (Some(last), Some(current)) = (state.last_unknown_kid_fetch, self.current()) {
-                if now < last + self.inner.settings.cooldown {
-                    tracing::debug!("unknown kid inside the refetch cooldown; not fetching");
-                    return Ok(current);
-                }
+            if let (Some(last), Some(current)) = (state.last_unknown_kid_fetch, self.current())
+                && now < last + self.inner.settings.cooldown
+            {
+                tracing::debug!("unknown kid inside the refetch cooldown; not fetching");
+                return Ok(current);
             }
             state.last_unknown_kid_fetch = Some(now);
         }
 
         // The fetch runs in its own task so that a caller that goes away (a client hanging
         // up) cannot cancel it halfway for everyone waiting on it.
-        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
         let outcome = match tokio::spawn(async move { this.fetch_and_install().await }).await {
             Ok(outcome) => outcome,
@@ -343,8 +330,12 @@ impl JwksCache {
                 JWKS_CONTENT_TYPES,
             )
             .await?;
-        let keys = parse_jwks(&fetched.body, &self.inner.allowed, self.inner.settings.max_keys)
-            .map_err(|why| AuthError::unavailable(format!("the key set at {url} {why}")))?;
+        let keys = parse_jwks(
+            &fetched.body,
+            &self.inner.allowed,
+            self.inner.settings.max_keys,
+        )
+        .map_err(|why| AuthError::unavailable(format!("the key set at {url} {why}")))?;
         let settings = &self.inner.settings;
         let ttl = fetched
             .max_age
@@ -470,10 +461,10 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
             .map_err(|_| "a member is not base64url")
     };
 
-    if let Some(usage) = text("use")? {
-        if usage != "sig" {
-            return Err("use is not \"sig\"");
-        }
+    if let Some(usage) = text("use")?
+        && usage != "sig"
+    {
+        return Err("use is not \"sig\"");
     }
     if let Some(ops) = jwk.get("key_ops") {
         let verifies = ops
@@ -492,7 +483,9 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
     let kid = text("kid")?.map(str::to_owned);
     let declared = match text("alg")? {
         None => None,
-        Some(name) => Some(algorithm_from_name(name).ok_or("alg is not a supported signature algorithm")?),
+        Some(name) => {
+            Some(algorithm_from_name(name).ok_or("alg is not a supported signature algorithm")?)
+        }
     };
 
     let (family, key): (&[Algorithm], DecodingKey) = match required("kty")? {
@@ -637,6 +630,11 @@ mod tests {
             .map(|i| json!({"kty": "RSA", "kid": i.to_string(), "n": rsa_n(), "e": "AQAB"}))
             .collect();
         let body = json!({ "keys": keys });
-        assert_eq!(parse_jwks(body.to_string().as_bytes(), &all(), 3).unwrap().len(), 3);
+        assert_eq!(
+            parse_jwks(body.to_string().as_bytes(), &all(), 3)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 }

@@ -168,7 +168,10 @@ impl JwtValidator {
             Some(v) => numeric_date(v).ok_or_else(|| invalid_claims("exp is not a NumericDate"))?,
         };
         if now > exp + leeway {
-            return Err(AuthError::new(AuthErrorKind::Expired, "the token has expired"));
+            return Err(AuthError::new(
+                AuthErrorKind::Expired,
+                "the token has expired",
+            ));
         }
         if let Some(v) = claims.get("nbf") {
             let nbf = numeric_date(v).ok_or_else(|| invalid_claims("nbf is not a NumericDate"))?;
@@ -196,7 +199,11 @@ impl JwtValidator {
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| wrong_audience("the token's aud holds a non-string"))?,
-            Some(_) => return Err(wrong_audience("the token's aud is neither a string nor an array")),
+            Some(_) => {
+                return Err(wrong_audience(
+                    "the token's aud is neither a string nor an array",
+                ));
+            }
         };
         if settings.check_audience
             && !audiences
@@ -229,7 +236,9 @@ impl JwtValidator {
 }
 
 fn is_at_jwt(typ: Option<&str>) -> bool {
-    typ.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"))
+    typ.is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    })
 }
 
 /// A NumericDate: an integer or a float, finite.
@@ -237,7 +246,10 @@ pub(crate) fn numeric_date(value: &Value) -> Option<f64> {
     value.as_f64().filter(|f| f.is_finite())
 }
 
-fn optional_string(claims: &Map<String, Value>, name: &'static str) -> Result<Option<String>, AuthError> {
+fn optional_string(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, AuthError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

@@ -43,19 +43,19 @@ where
     >>::Future: Send + 'static,
 {
     Router::new()
-        .route("/echo", axum::routing::post(|body: String| async move { body }))
-        .route("/me", get(me))
         .route(
-            "/read",
-            get(me).layer(RequireScopeLayer::all(["read"]).realm("test")),
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
         )
+        .route("/me", get(me))
+        .route("/read", get(me).layer(RequireScopeLayer::all(["read"])))
         .route(
             "/rw",
             get(me).layer(RequireScopeLayer::all(["read", "write"]).realm("test")),
         )
         .route(
             "/any",
-            get(me).layer(RequireScopeLayer::any(["admin", "read"]).realm("test")),
+            get(me).layer(RequireScopeLayer::any(["admin", "read"])),
         )
         .layer(layer)
 }
