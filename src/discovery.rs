@@ -60,13 +60,16 @@ pub(crate) async fn discover(
                 }
                 return Ok(metadata);
             }
-            Err(e) => {
-                tracing::debug!(%url, error = %e, "metadata not found here");
+            // The server answered 4xx here: try the next location. A server that cannot be
+            // reached or fails (5xx) is not asked twice.
+            Err(e) if e.status.is_some_and(|s| s.is_client_error()) => {
+                tracing::debug!(%url, detail = %e.detail, "metadata not found here");
                 last_err = Some(e);
             }
+            Err(e) => return Err(e.into()),
         }
     }
-    Err(last_err.unwrap_or_else(|| AuthError::unavailable("no metadata URL")))
+    Err(last_err.map_or_else(|| AuthError::unavailable("no metadata URL"), Into::into))
 }
 
 #[cfg(test)]

@@ -43,6 +43,39 @@ pub(crate) struct HttpClient {
     allow_http: bool,
 }
 
+/// A failed fetch: what the endpoint answered, if it answered at all.
+#[derive(Debug)]
+pub(crate) struct FetchError {
+    /// The status, when the endpoint answered with one other than 2xx.
+    pub(crate) status: Option<http::StatusCode>,
+    /// The endpoint's `Retry-After` (in seconds), if it sent one.
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) detail: String,
+}
+
+impl FetchError {
+    fn new(detail: String) -> Self {
+        Self {
+            status: None,
+            retry_after: None,
+            detail,
+        }
+    }
+}
+
+impl From<FetchError> for AuthError {
+    fn from(e: FetchError) -> Self {
+        let err = AuthError::unavailable(e.detail);
+        match e.retry_after {
+            // Passed on to our clients, within reason.
+            Some(after) => {
+                err.with_retry_after(after.clamp(Duration::from_secs(1), Duration::from_secs(300)))
+            }
+            None => err,
+        }
+    }
+}
+
 /// A successful response.
 #[derive(Debug)]
 pub(crate) struct Fetched {
@@ -78,7 +111,7 @@ impl HttpClient {
         url: &Url,
         accept: &'static str,
         content_types: &[&str],
-    ) -> Result<Fetched, AuthError> {
+    ) -> Result<Fetched, FetchError> {
         let request = self.client.get(url.clone()).header(header::ACCEPT, accept);
         self.send(url, request, content_types).await
     }
@@ -88,7 +121,7 @@ impl HttpClient {
         url: &Url,
         request: reqwest::RequestBuilder,
         content_types: &[&str],
-    ) -> Result<Fetched, AuthError> {
+    ) -> Result<Fetched, FetchError> {
         let mut response = request.send().await.map_err(|e| {
             let why = if e.is_timeout() {
                 "timed out"
@@ -97,13 +130,21 @@ impl HttpClient {
             } else {
                 "request failed"
             };
-            AuthError::unavailable(format!("GET {url}: {why}"))
+            FetchError::new(format!("GET {url}: {why}"))
         })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(AuthError::unavailable(format!(
-                "GET {url}: status {status}"
-            )));
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(FetchError {
+                status: Some(status),
+                retry_after,
+                detail: format!("GET {url}: status {status}"),
+            });
         }
         let content_type = response
             .headers()
@@ -115,7 +156,7 @@ impl HttpClient {
             .iter()
             .any(|ct| content_type.eq_ignore_ascii_case(ct))
         {
-            return Err(AuthError::unavailable(format!(
+            return Err(FetchError::new(format!(
                 "GET {url}: unexpected content type {content_type:?}"
             )));
         }
@@ -128,7 +169,7 @@ impl HttpClient {
             .content_length()
             .is_some_and(|len| len > self.max_body as u64)
         {
-            return Err(AuthError::unavailable(format!(
+            return Err(FetchError::new(format!(
                 "GET {url}: body larger than {} bytes",
                 self.max_body
             )));
@@ -138,7 +179,7 @@ impl HttpClient {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > self.max_body {
-                        return Err(AuthError::unavailable(format!(
+                        return Err(FetchError::new(format!(
                             "GET {url}: body larger than {} bytes",
                             self.max_body
                         )));
@@ -152,7 +193,7 @@ impl HttpClient {
                     } else {
                         "failed"
                     };
-                    return Err(AuthError::unavailable(format!(
+                    return Err(FetchError::new(format!(
                         "GET {url}: reading the body {why}"
                     )));
                 }

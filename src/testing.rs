@@ -203,6 +203,8 @@ struct State {
     failure: Mutex<Option<StatusCode>>,
     cache_control: Mutex<Option<String>>,
     delay: Mutex<Duration>,
+    retry_after: Mutex<Option<u64>>,
+    oidc_discovery: std::sync::atomic::AtomicBool,
     counters: Counters,
     next_id: AtomicU64,
 }
@@ -254,6 +256,8 @@ impl TestIssuer {
             failure: Mutex::new(None),
             cache_control: Mutex::new(None),
             delay: Mutex::new(Duration::ZERO),
+            retry_after: Mutex::new(None),
+            oidc_discovery: std::sync::atomic::AtomicBool::new(true),
             counters: Counters::default(),
             next_id: AtomicU64::new(0),
         });
@@ -337,6 +341,17 @@ impl TestIssuer {
         *lock(&self.state.failure) = status;
     }
 
+    /// Sends `Retry-After: secs` with the failures of [`fail_with`](Self::fail_with).
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        *lock(&self.state.retry_after) = secs;
+    }
+
+    /// Serves metadata only at RFC 8414's `/.well-known/oauth-authorization-server`
+    /// (`/.well-known/openid-configuration` answers 404), or at both again.
+    pub fn set_oidc_discovery(&self, on: bool) {
+        self.state.oidc_discovery.store(on, Ordering::SeqCst);
+    }
+
     /// Sends `Cache-Control: value` with the JWK Set.
     pub fn set_jwks_cache_control(&self, value: Option<&str>) {
         *lock(&self.state.cache_control) = value.map(str::to_owned);
@@ -359,7 +374,7 @@ impl TestIssuer {
         self.state.counters.jwks.load(Ordering::SeqCst)
     }
 
-    /// How many times the discovery document was served.
+    /// How many times a metadata document was served.
     pub fn metadata_fetches(&self) -> u64 {
         self.state.counters.metadata.load(Ordering::SeqCst)
     }
@@ -601,7 +616,9 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     state.counters.requests.fetch_add(1, Ordering::SeqCst);
     let path = req.uri().path();
     let is_jwks = path == "/jwks";
-    let is_metadata = path == "/.well-known/openid-configuration";
+    let is_metadata = (path == "/.well-known/openid-configuration"
+        && state.oidc_discovery.load(Ordering::SeqCst))
+        || path == "/.well-known/oauth-authorization-server";
     if is_jwks {
         state.counters.jwks.fetch_add(1, Ordering::SeqCst);
     }
@@ -609,7 +626,12 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         state.counters.metadata.fetch_add(1, Ordering::SeqCst);
     }
     if let Some(status) = *lock(&state.failure) {
-        return respond(status, "text/html", "<html>unavailable</html>".into(), None);
+        let mut res = respond(status, "text/html", "<html>unavailable</html>".into(), None);
+        if let Some(secs) = *lock(&state.retry_after) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        return res;
     }
     if is_metadata {
         let doc = json!({

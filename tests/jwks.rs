@@ -325,3 +325,52 @@ async fn concurrent_requests_share_a_failed_fetch() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn discovery_falls_back_to_rfc8414() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_oidc_discovery(false);
+    let auth = tower_bearer::Authenticator::builder()
+        .issuer(issuer.url())
+        .audience(TestIssuer::AUDIENCE)
+        .discover()
+        .build()
+        .unwrap();
+    let app = app(auth);
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
+    assert_eq!(issuer.metadata_fetches(), 1);
+    // Two requests: the 404 at the OpenID location, then the RFC 8414 document, then the JWKS.
+    assert_eq!(issuer.requests(), 3);
+}
+
+#[tokio::test]
+async fn discovery_does_not_retry_a_failing_server_elsewhere() {
+    let issuer = TestIssuer::start().await;
+    let auth = tower_bearer::Authenticator::builder()
+        .issuer(issuer.url())
+        .audience(TestIssuer::AUDIENCE)
+        .discover()
+        .build()
+        .unwrap();
+    let app = app(auth);
+    issuer.fail_with(Some(http::StatusCode::BAD_GATEWAY));
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        503
+    );
+    assert_eq!(issuer.requests(), 1);
+}
+
+#[tokio::test]
+async fn the_issuers_retry_after_is_passed_on() {
+    let issuer = TestIssuer::start().await;
+    let app = app(builder(&issuer).build().unwrap());
+    issuer.fail_with(Some(http::StatusCode::TOO_MANY_REQUESTS));
+    issuer.set_retry_after(Some(42));
+    let answer = get_with(&app, "/me", &issuer.token().sign()).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.retry_after.as_deref(), Some("42"));
+}

@@ -329,7 +329,8 @@ impl JwksCache {
                 "application/jwk-set+json, application/json",
                 JWKS_CONTENT_TYPES,
             )
-            .await?;
+            .await
+            .map_err(AuthError::from)?;
         let keys = parse_jwks(
             &fetched.body,
             &self.inner.allowed,
