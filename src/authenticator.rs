@@ -89,6 +89,7 @@ pub struct AuthenticatorBuilder {
     require_at_jwt: bool,
     jwks: JwksSettings,
     http: HttpSettings,
+    http_client: Option<reqwest::Client>,
     clock: Option<SharedClock>,
 }
 
@@ -216,6 +217,17 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Fetches with this `reqwest::Client` instead of the crate's own (for a proxy or extra
+    /// root certificates; the system's roots are trusted by default).
+    ///
+    /// The client's own timeouts and redirect policy then apply: give it short ones (the
+    /// crate's are 2 s to connect, 5 s in all, redirects only within the same origin). The
+    /// response size cap and content-type checks still apply.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// The clock used for every expiry (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -243,7 +255,10 @@ impl AuthenticatorBuilder {
             });
         }
         let allowed = parse_algorithms(self.algorithms.as_deref())?;
-        let http = HttpClient::new(&self.http)?;
+        let http = match self.http_client {
+            Some(client) => HttpClient::from_client(client, &self.http),
+            None => HttpClient::new(&self.http)?,
+        };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
 
         let source = match (self.jwks_uri, self.discover) {

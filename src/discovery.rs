@@ -50,7 +50,7 @@ pub(crate) async fn discover(
                 if metadata.issuer != issuer {
                     tracing::error!(
                         expected = issuer,
-                        found = %metadata.issuer,
+                        found = ?metadata.issuer,
                         "the issuer's metadata names another issuer"
                     );
                     return Err(AuthError::unavailable(format!(

@@ -84,6 +84,16 @@ pub(crate) struct Fetched {
 }
 
 impl HttpClient {
+    /// Uses a client the application built (custom roots, a proxy). Its timeouts and redirect
+    /// policy are its own; the body cap and content-type checks still apply.
+    pub(crate) fn from_client(client: reqwest::Client, settings: &HttpSettings) -> Self {
+        Self {
+            client,
+            max_body: settings.max_body,
+            allow_http: settings.allow_http,
+        }
+    }
+
     pub(crate) fn new(settings: &HttpSettings) -> Result<Self, ConfigError> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)

@@ -219,11 +219,11 @@ pub(crate) fn reject<ResBody: From<String>>(shared: &Shared, err: AuthError) -> 
 pub(crate) fn log_rejection(err: &AuthError) {
     match err.kind() {
         AuthErrorKind::IssuerUnavailable => {
-            tracing::warn!(kind = ?err.kind(), detail = err.detail(), "bearer token not checked: issuer unavailable");
+            tracing::warn!(kind = ?err.kind(), detail = ?err.detail(), "bearer token not checked: issuer unavailable");
         }
         AuthErrorKind::Internal => {
-            tracing::error!(kind = ?err.kind(), detail = err.detail(), "bearer token not checked");
+            tracing::error!(kind = ?err.kind(), detail = ?err.detail(), "bearer token not checked");
         }
-        _ => tracing::debug!(kind = ?err.kind(), detail = err.detail(), "bearer token rejected"),
+        _ => tracing::debug!(kind = ?err.kind(), detail = ?err.detail(), "bearer token rejected"),
     }
 }

@@ -580,3 +580,41 @@ async fn typed_claims_extractor() {
         .await
         .assert_invalid_token();
 }
+
+#[tokio::test]
+async fn custom_rejection_policy_and_error_in_extensions() {
+    use tower::ServiceExt;
+    use tower_bearer::{AuthError, AuthErrorKind, BearerAuthLayer, response::Rfc6750};
+    let issuer = TestIssuer::start().await;
+    let default = Rfc6750::new().realm("custom");
+    let layer = BearerAuthLayer::new(builder(&issuer).build().unwrap()).on_reject(
+        move |err: &AuthError| {
+            let mut res = default.render(err);
+            res.headers_mut()
+                .insert("x-auth-failure", http::HeaderValue::from_static("1"));
+            res
+        },
+    );
+    let app = app_with(layer);
+    let token = issuer.token().expires_in(-3600).sign();
+    let request = http::Request::get("/me")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["x-auth-failure"], "1");
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer realm=\"custom\"")
+    );
+    let err = response.extensions().get::<AuthError>().unwrap();
+    assert_eq!(err.kind(), AuthErrorKind::Expired);
+    // Scope guards use the same policy.
+    let token = issuer.token().scope("none").sign();
+    let answer = get_with(&app, "/read", &token).await;
+    assert_eq!(answer.status, 403);
+    assert!(answer.www.unwrap().starts_with("Bearer realm=\"custom\""));
+}
