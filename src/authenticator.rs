@@ -7,8 +7,13 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 use crate::clock::{Clock, SharedClock, SystemClock};
-use crate::error::{AuthError, ConfigError};
+use crate::discovery::Discovery;
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::http::{HttpClient, HttpSettings, check_url};
+#[cfg(feature = "introspection")]
+use crate::introspection::cache::{AnswerCache, CacheSettings};
+#[cfg(feature = "introspection")]
+use crate::introspection::{Checks, ClientAuth, Endpoint, Introspector};
 use crate::jwt::jwks::{JwksSettings, JwksSource, algorithm_from_name};
 use crate::jwt::{JwksCache, JwtSettings, JwtValidator};
 use crate::principal::Principal;
@@ -39,7 +44,11 @@ pub struct Authenticator {
 }
 
 struct Inner {
-    jwt: JwtValidator,
+    jwt: Option<JwtValidator>,
+    #[cfg(feature = "introspection")]
+    introspector: Option<Introspector>,
+    #[cfg(feature = "introspection")]
+    introspect_all: bool,
     issuer: String,
 }
 
@@ -58,14 +67,55 @@ impl Authenticator {
     }
 
     /// Validates `token` (the bare token, without `Bearer `).
+    ///
+    /// A token shaped like a JWS (three base64url segments whose header is a JSON object with
+    /// an `alg`) is checked locally against the key set; any other token is introspected. A
+    /// token whose path is not configured is a 401 `invalid_token`. With
+    /// [`introspect_all_tokens`](AuthenticatorBuilder::introspect_all_tokens), every token is
+    /// introspected.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
-        self.inner.jwt.validate(token).await
+        #[cfg(feature = "introspection")]
+        if let Some(introspector) = &self.inner.introspector
+            && (self.inner.introspect_all || !crate::jwt::looks_like_jws(token))
+        {
+            return introspector.introspect(token).await;
+        }
+        match &self.inner.jwt {
+            Some(jwt) => jwt.validate(token).await,
+            None => Err(AuthError::new(
+                AuthErrorKind::MalformedToken,
+                "JWT access tokens are not accepted here",
+            )),
+        }
+    }
+
+    /// Forgets everything cached about `token`, so the next request with it is judged anew:
+    /// call it when the application learns the token was revoked (RFC 7009).
+    pub async fn forget(&self, token: &str) {
+        #[cfg(feature = "introspection")]
+        if let Some(introspector) = &self.inner.introspector {
+            introspector.forget(token).await;
+        }
+        #[cfg(not(feature = "introspection"))]
+        let _ = token;
+    }
+
+    /// The number of introspection answers cached now (after pending maintenance).
+    #[cfg(feature = "introspection")]
+    pub async fn introspection_cache_len(&self) -> u64 {
+        match &self.inner.introspector {
+            Some(introspector) => introspector.cache().entry_count().await,
+            None => 0,
+        }
     }
 
     /// Fetches the issuer's metadata and key set now (if not cached), so that a wrong URL or
     /// an unreachable issuer shows at start-up rather than on the first request.
     pub async fn warm_up(&self) -> Result<(), AuthError> {
-        self.inner.jwt.jwks().warm_up().await
+        if let Some(jwt) = &self.inner.jwt {
+            jwt.jwks().warm_up().await?;
+        }
+        Ok(())
     }
 
     /// The configured issuer.
@@ -91,6 +141,17 @@ pub struct AuthenticatorBuilder {
     http: HttpSettings,
     http_client: Option<reqwest::Client>,
     clock: Option<SharedClock>,
+    #[cfg(feature = "introspection")]
+    introspection: IntrospectionConfig,
+}
+
+#[cfg(feature = "introspection")]
+#[derive(Default)]
+struct IntrospectionConfig {
+    endpoint: Option<String>,
+    client: Option<ClientAuth>,
+    all: bool,
+    cache: CacheSettings,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -228,6 +289,52 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// The URL of the RFC 7662 introspection endpoint. Without it, and with
+    /// [`discover`](Self::discover), the metadata's `introspection_endpoint` is used.
+    #[cfg(feature = "introspection")]
+    pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.introspection.endpoint = Some(url.into());
+        self
+    }
+
+    /// Turns on introspection of opaque tokens, authenticating to the endpoint with `client`
+    /// (e.g. [`ClientAuth::basic`]).
+    #[cfg(feature = "introspection")]
+    pub fn introspection_client(mut self, client: ClientAuth) -> Self {
+        self.introspection.client = Some(client);
+        self
+    }
+
+    /// Introspects every token, JWTs included (for servers that check revocation on each
+    /// token). Needs introspection to be configured.
+    #[cfg(feature = "introspection")]
+    pub fn introspect_all_tokens(mut self, on: bool) -> Self {
+        self.introspection.all = on;
+        self
+    }
+
+    /// The longest an active introspection answer is cached (default 60 s); never past the
+    /// token's `exp`.
+    #[cfg(feature = "introspection")]
+    pub fn introspection_cache_ttl(mut self, cap: Duration) -> Self {
+        self.introspection.cache.positive_cap = cap;
+        self
+    }
+
+    /// How long an inactive answer is cached (default 10 s; zero: not cached).
+    #[cfg(feature = "introspection")]
+    pub fn introspection_negative_ttl(mut self, ttl: Duration) -> Self {
+        self.introspection.cache.negative_ttl = ttl;
+        self
+    }
+
+    /// The most introspection answers kept (default 10 000).
+    #[cfg(feature = "introspection")]
+    pub fn introspection_cache_capacity(mut self, entries: u64) -> Self {
+        self.introspection.cache.max_entries = entries;
+        self
+    }
+
     /// The clock used for every expiry (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -261,30 +368,122 @@ impl AuthenticatorBuilder {
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
 
-        let source = match (self.jwks_uri, self.discover) {
-            (Some(uri), _) => JwksSource::Uri(check_url("jwks_uri", &uri, self.http.allow_http)?),
-            (None, true) => JwksSource::Discover {
-                issuer_url: check_url("issuer", &issuer, self.http.allow_http)?,
-                issuer: issuer.clone(),
-                resolved: Default::default(),
-            },
-            (None, false) => return Err(ConfigError::NoValidator),
+        let discovery = if self.discover {
+            Some(Arc::new(Discovery::new(
+                http.clone(),
+                issuer.clone(),
+                check_url("issuer", &issuer, self.http.allow_http)?,
+            )))
+        } else {
+            None
         };
-        let jwks = JwksCache::new(source, http, clock.clone(), self.jwks, allowed.clone());
-        let jwt = JwtValidator::new(
-            JwtSettings {
-                issuer: issuer.clone(),
-                audiences: self.audiences,
-                check_audience: !self.skip_audience,
-                leeway,
-                require_at_jwt: self.require_at_jwt,
-                allowed,
-            },
-            jwks,
-            clock,
-        );
+
+        #[cfg(feature = "introspection")]
+        let introspect_all = self.introspection.all;
+        #[cfg(not(feature = "introspection"))]
+        let introspect_all = false;
+
+        let jwks_source = match (self.jwks_uri, &discovery) {
+            _ if introspect_all => None,
+            (Some(uri), _) => Some(JwksSource::Uri(check_url(
+                "jwks_uri",
+                &uri,
+                self.http.allow_http,
+            )?)),
+            (None, Some(discovery)) => Some(JwksSource::Discover(Arc::clone(discovery))),
+            (None, None) => None,
+        };
+        let jwt = jwks_source.map(|source| {
+            let jwks = JwksCache::new(
+                source,
+                http.clone(),
+                clock.clone(),
+                self.jwks,
+                allowed.clone(),
+            );
+            JwtValidator::new(
+                JwtSettings {
+                    issuer: issuer.clone(),
+                    audiences: self.audiences.clone(),
+                    check_audience: !self.skip_audience,
+                    leeway,
+                    require_at_jwt: self.require_at_jwt,
+                    allowed,
+                },
+                jwks,
+                clock.clone(),
+            )
+        });
+
+        #[cfg(feature = "introspection")]
+        let introspector = {
+            let config = self.introspection;
+            match (config.client, config.endpoint) {
+                (None, None) if config.all => {
+                    return Err(ConfigError::IncompleteIntrospection(
+                        "`.introspection_client(…)` to introspect all tokens",
+                    ));
+                }
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return Err(ConfigError::IncompleteIntrospection(
+                        "client credentials: `.introspection_client(ClientAuth::basic(…))`",
+                    ));
+                }
+                (Some(client), endpoint) => {
+                    let endpoint = match (endpoint, &discovery) {
+                        (Some(url), _) => Endpoint::Url(check_url(
+                            "introspection_endpoint",
+                            &url,
+                            self.http.allow_http,
+                        )?),
+                        (None, Some(discovery)) => Endpoint::Discover(Arc::clone(discovery)),
+                        (None, None) => {
+                            return Err(ConfigError::IncompleteIntrospection(
+                                "an endpoint: `.introspection_endpoint(…)` or `.discover()`",
+                            ));
+                        }
+                    };
+                    if config.cache.max_entries == 0 {
+                        return Err(ConfigError::InvalidSetting {
+                            name: "introspection_cache_capacity",
+                            reason: "must be at least 1".into(),
+                        });
+                    }
+                    Some(Introspector::new(
+                        endpoint,
+                        http,
+                        client,
+                        Checks {
+                            issuer: issuer.clone(),
+                            audiences: self.audiences,
+                            check_audience: !self.skip_audience,
+                            leeway,
+                        },
+                        clock.clone(),
+                        AnswerCache::new(config.cache, clock),
+                    ))
+                }
+            }
+        };
+
+        #[cfg(feature = "introspection")]
+        let has_introspection = introspector.is_some();
+        #[cfg(not(feature = "introspection"))]
+        let has_introspection = false;
+        if jwt.is_none() && !has_introspection {
+            return Err(ConfigError::NoValidator);
+        }
+
         Ok(Authenticator {
-            inner: Arc::new(Inner { jwt, issuer }),
+            inner: Arc::new(Inner {
+                jwt,
+                #[cfg(feature = "introspection")]
+                introspector,
+                #[cfg(feature = "introspection")]
+                introspect_all,
+                issuer,
+            }),
         })
     }
 }

@@ -1,10 +1,82 @@
 //! Authorization-server metadata: OpenID Connect Discovery 1.0 and RFC 8414.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
 use reqwest::Url;
 use serde::Deserialize;
 
 use crate::error::AuthError;
 use crate::http::HttpClient;
+
+/// The issuer's metadata, fetched on first use and kept. Shared by the key set and the
+/// introspection endpoint of one authenticator.
+#[derive(Debug)]
+pub(crate) struct Discovery {
+    http: HttpClient,
+    issuer: String,
+    issuer_url: Url,
+    cached: RwLock<Option<Arc<Metadata>>>,
+    /// One fetch at a time; waiters share its outcome.
+    fetch: tokio::sync::Mutex<Option<AuthError>>,
+    attempts: AtomicU64,
+}
+
+impl Discovery {
+    pub(crate) fn new(http: HttpClient, issuer: String, issuer_url: Url) -> Self {
+        Self {
+            http,
+            issuer,
+            issuer_url,
+            cached: RwLock::new(None),
+            fetch: tokio::sync::Mutex::new(None),
+            attempts: AtomicU64::new(0),
+        }
+    }
+
+    fn cached(&self) -> Option<Arc<Metadata>> {
+        self.cached.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The metadata: cached after the first success; a failure is shared by the callers
+    /// that waited for it, and the next caller tries again.
+    pub(crate) async fn metadata(&self) -> Result<Arc<Metadata>, AuthError> {
+        if let Some(metadata) = self.cached() {
+            return Ok(metadata);
+        }
+        let before = self.attempts.load(Ordering::Acquire);
+        let mut last_error = self.fetch.lock().await;
+        if let Some(metadata) = self.cached() {
+            return Ok(metadata);
+        }
+        if self.attempts.load(Ordering::Acquire) != before
+            && let Some(err) = &*last_error
+        {
+            return Err(err.clone());
+        }
+        let outcome = discover(&self.http, &self.issuer, &self.issuer_url).await;
+        self.attempts.fetch_add(1, Ordering::Release);
+        match outcome {
+            Ok(metadata) => {
+                let metadata = Arc::new(metadata);
+                if let Ok(mut guard) = self.cached.write() {
+                    *guard = Some(Arc::clone(&metadata));
+                }
+                *last_error = None;
+                Ok(metadata)
+            }
+            Err(err) => {
+                *last_error = Some(err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// Checks a URL found in the metadata with the configured rules.
+    pub(crate) fn check_url(&self, what: &'static str, url: &str) -> Result<Url, AuthError> {
+        self.http.check_url(what, url)
+    }
+}
 
 /// The members of the issuer's metadata the crate uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -12,6 +84,8 @@ pub(crate) struct Metadata {
     pub(crate) issuer: String,
     #[serde(default)]
     pub(crate) jwks_uri: Option<String>,
+    #[serde(default)]
+    pub(crate) introspection_endpoint: Option<String>,
 }
 
 /// The metadata URLs to try for `issuer`, in order: the OpenID Connect location
@@ -32,7 +106,7 @@ pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
 }
 
 /// Fetches the issuer's metadata and checks that it names the same issuer, exactly.
-pub(crate) async fn discover(
+async fn discover(
     http: &HttpClient,
     issuer: &str,
     issuer_url: &Url,

@@ -220,7 +220,9 @@ pub enum ConfigError {
     MissingAudience,
     /// Neither a JWKS URI, discovery, nor introspection was configured: no token could ever
     /// be checked.
-    #[error("no way to check tokens: set `.jwks_uri(…)` or `.discover()`")]
+    #[error(
+        "no way to check tokens: set `.jwks_uri(…)` or `.discover()` for JWTs, or `.introspection_client(…)` for opaque tokens"
+    )]
     NoValidator,
     /// A URL could not be parsed, or is not `https` (plain `http` is only accepted for
     /// loopback hosts unless allowed explicitly).
@@ -243,6 +245,10 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// Introspection is half configured: an endpoint without client credentials, or
+    /// credentials without an endpoint or discovery.
+    #[error("introspection needs {0}")]
+    IncompleteIntrospection(&'static str),
     /// No JWT crypto backend is usable: enable exactly one of the `aws-lc-rs` and
     /// `rust-crypto` features, or install a `jsonwebtoken` `CryptoProvider` yourself.
     #[error(

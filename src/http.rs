@@ -126,6 +126,24 @@ impl HttpClient {
         self.send(url, request, content_types).await
     }
 
+    /// POSTs a form to `url`, with an `Authorization` value if given, expecting JSON.
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        authorization: Option<String>,
+    ) -> Result<Fetched, FetchError> {
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(header::ACCEPT, "application/json")
+            .form(form);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        self.send(url, request, &["application/json"]).await
+    }
+
     async fn send(
         &self,
         url: &Url,
@@ -140,7 +158,7 @@ impl HttpClient {
             } else {
                 "request failed"
             };
-            FetchError::new(format!("GET {url}: {why}"))
+            FetchError::new(format!("{url}: {why}"))
         })?;
         let status = response.status();
         if !status.is_success() {
@@ -153,7 +171,7 @@ impl HttpClient {
             return Err(FetchError {
                 status: Some(status),
                 retry_after,
-                detail: format!("GET {url}: status {status}"),
+                detail: format!("{url}: status {status}"),
             });
         }
         let content_type = response
@@ -167,7 +185,7 @@ impl HttpClient {
             .any(|ct| content_type.eq_ignore_ascii_case(ct))
         {
             return Err(FetchError::new(format!(
-                "GET {url}: unexpected content type {content_type:?}"
+                "{url}: unexpected content type {content_type:?}"
             )));
         }
         let max_age = response
@@ -180,7 +198,7 @@ impl HttpClient {
             .is_some_and(|len| len > self.max_body as u64)
         {
             return Err(FetchError::new(format!(
-                "GET {url}: body larger than {} bytes",
+                "{url}: body larger than {} bytes",
                 self.max_body
             )));
         }
@@ -190,7 +208,7 @@ impl HttpClient {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > self.max_body {
                         return Err(FetchError::new(format!(
-                            "GET {url}: body larger than {} bytes",
+                            "{url}: body larger than {} bytes",
                             self.max_body
                         )));
                     }
@@ -203,9 +221,7 @@ impl HttpClient {
                     } else {
                         "failed"
                     };
-                    return Err(FetchError::new(format!(
-                        "GET {url}: reading the body {why}"
-                    )));
+                    return Err(FetchError::new(format!("{url}: reading the body {why}")));
                 }
             }
         }

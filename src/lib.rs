@@ -51,7 +51,8 @@
 //! * `jwt` (default): JWT access tokens against a JWK Set.
 //! * `aws-lc-rs` (default) / `rust-crypto`: the signature backend. With both on, `aws-lc-rs`
 //!   is used.
-//! * `introspection` (default): reserved for RFC 7662 opaque tokens.
+//! * `introspection` (default): opaque tokens through RFC 7662 introspection, with a bounded
+//!   answer cache.
 //! * `axum`: extractors for [`Principal`], [`Scopes`] and [`Claims<T>`](Claims).
 //! * `test-issuer`: [`testing::TestIssuer`], a real issuer on a loopback port for your tests.
 //! * `metrics`: reserved.
@@ -74,6 +75,8 @@ pub mod error;
 mod extract;
 mod future;
 mod http;
+#[cfg(feature = "introspection")]
+pub mod introspection;
 mod jwt;
 mod layer;
 mod principal;
@@ -91,6 +94,8 @@ pub use error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]
 pub use extract::{Claims, ExtractRejection};
 pub use future::ResponseFuture;
+#[cfg(feature = "introspection")]
+pub use introspection::ClientAuth;
 pub use layer::BearerAuthLayer;
 pub use principal::{Principal, Scopes, TokenKind};
 pub use scope::{RequireScope, RequireScopeLayer};

@@ -194,6 +194,15 @@ struct Counters {
     requests: AtomicU64,
     jwks: AtomicU64,
     metadata: AtomicU64,
+    introspection: AtomicU64,
+}
+
+/// A raw answer the introspection endpoint gives instead of its own.
+#[derive(Clone)]
+struct RawAnswer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
 }
 
 struct State {
@@ -205,6 +214,8 @@ struct State {
     delay: Mutex<Duration>,
     retry_after: Mutex<Option<u64>>,
     oidc_discovery: std::sync::atomic::AtomicBool,
+    opaque: Mutex<std::collections::HashMap<String, Map<String, Value>>>,
+    introspection_answer: Mutex<Option<RawAnswer>>,
     counters: Counters,
     next_id: AtomicU64,
 }
@@ -234,6 +245,13 @@ impl TestIssuer {
     /// The audience [`TestIssuer::token`] puts in tokens by default.
     pub const AUDIENCE: &'static str = "https://api.example.test";
 
+    /// The client id the introspection endpoint accepts (with [`Self::INTROSPECTION_SECRET`]),
+    /// by `client_secret_basic` or `client_secret_post`.
+    pub const INTROSPECTION_CLIENT: &'static str = "resource-server";
+
+    /// The secret of [`Self::INTROSPECTION_CLIENT`].
+    pub const INTROSPECTION_SECRET: &'static str = "rs-secret:with/odd chars";
+
     /// Starts an issuer with one RSA (`rsa-1`), one P-256 (`ec-1`) and one Ed25519 (`ed-1`) key.
     pub async fn start() -> Self {
         Self::start_with(&[KeyKind::Rsa, KeyKind::EcP256, KeyKind::Ed25519]).await
@@ -258,6 +276,8 @@ impl TestIssuer {
             delay: Mutex::new(Duration::ZERO),
             retry_after: Mutex::new(None),
             oidc_discovery: std::sync::atomic::AtomicBool::new(true),
+            opaque: Mutex::new(std::collections::HashMap::new()),
+            introspection_answer: Mutex::new(None),
             counters: Counters::default(),
             next_id: AtomicU64::new(0),
         });
@@ -280,6 +300,55 @@ impl TestIssuer {
     /// The socket address the issuer listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The URL of the introspection endpoint (RFC 7662).
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/introspect", self.state.issuer)
+    }
+
+    /// Starts an opaque access token: active, `scope` empty, `client_id` `client-1`, `sub`
+    /// `user-1`, `iss`, `aud` ([`TestIssuer::AUDIENCE`]), `exp` in 5 minutes, `token_type`
+    /// `Bearer`. Finish with [`OpaqueBuilder::issue`].
+    pub fn opaque(&self) -> OpaqueBuilder {
+        let now = now_secs();
+        let mut answer = Map::new();
+        answer.insert("active".into(), json!(true));
+        answer.insert("client_id".into(), json!("client-1"));
+        answer.insert("sub".into(), json!("user-1"));
+        answer.insert("iss".into(), json!(self.state.issuer));
+        answer.insert("aud".into(), json!(Self::AUDIENCE));
+        answer.insert("iat".into(), json!(now));
+        answer.insert("exp".into(), json!(now + 300));
+        answer.insert("token_type".into(), json!("Bearer"));
+        OpaqueBuilder {
+            state: Arc::clone(&self.state),
+            answer,
+        }
+    }
+
+    /// Revokes an opaque token: from now on it is introspected as `{"active": false}`.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.state.opaque).remove(token);
+    }
+
+    /// Makes the introspection endpoint answer this, raw, instead of its own answer (`None`:
+    /// its own again). Its client authentication still comes first.
+    pub fn set_introspection_answer(
+        &self,
+        answer: Option<(StatusCode, &'static str, impl Into<Bytes>)>,
+    ) {
+        *lock(&self.state.introspection_answer) =
+            answer.map(|(status, content_type, body)| RawAnswer {
+                status,
+                content_type,
+                body: body.into(),
+            });
+    }
+
+    /// How many introspection requests the issuer received.
+    pub fn introspection_calls(&self) -> u64 {
+        self.state.counters.introspection.load(Ordering::SeqCst)
     }
 
     /// The URL of the JWK Set.
@@ -413,6 +482,54 @@ impl TestIssuer {
             builder = builder.key(&key.kid);
         }
         builder
+    }
+}
+
+/// An opaque token being issued; finish with [`OpaqueBuilder::issue`].
+#[must_use]
+pub struct OpaqueBuilder {
+    state: Arc<State>,
+    answer: Map<String, Value>,
+}
+
+impl fmt::Debug for OpaqueBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpaqueBuilder")
+            .field("answer", &self.answer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpaqueBuilder {
+    /// Sets `scope` to a space-separated string.
+    pub fn scope(self, scope: &str) -> Self {
+        self.member("scope", json!(scope))
+    }
+
+    /// Sets `exp` to now + `secs`.
+    pub fn expires_in(self, secs: i64) -> Self {
+        self.member("exp", json!(now_secs() + secs))
+    }
+
+    /// Sets any member of the introspection answer (`active` included).
+    pub fn member(mut self, name: &str, value: Value) -> Self {
+        self.answer.insert(name.into(), value);
+        self
+    }
+
+    /// Removes a member of the introspection answer.
+    pub fn without(mut self, name: &str) -> Self {
+        self.answer.remove(name);
+        self
+    }
+
+    /// Issues the token: 32 random bytes, base64url.
+    pub fn issue(self) -> String {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
+        let token = b64(&bytes);
+        lock(&self.state.opaque).insert(token.clone(), self.answer);
+        token
     }
 }
 
@@ -599,7 +716,7 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
                             if !delay.is_zero() {
                                 tokio::time::sleep(delay).await;
                             }
-                            Ok::<_, Infallible>(handle(&state, req))
+                            Ok::<_, Infallible>(handle(&state, req).await)
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -612,7 +729,7 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
     }
 }
 
-fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     state.counters.requests.fetch_add(1, Ordering::SeqCst);
     let path = req.uri().path();
     let is_jwks = path == "/jwks";
@@ -624,6 +741,9 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
     if is_metadata {
         state.counters.metadata.fetch_add(1, Ordering::SeqCst);
+    }
+    if path == "/introspect" {
+        state.counters.introspection.fetch_add(1, Ordering::SeqCst);
     }
     if let Some(status) = *lock(&state.failure) {
         let mut res = respond(status, "text/html", "<html>unavailable</html>".into(), None);
@@ -637,11 +757,15 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let doc = json!({
             "issuer": state.issuer,
             "jwks_uri": format!("{}/jwks", state.issuer),
+            "introspection_endpoint": format!("{}/introspect", state.issuer),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
         });
         return respond(StatusCode::OK, "application/json", doc.to_string(), None);
+    }
+    if path == "/introspect" {
+        return introspect(state, req).await;
     }
     if is_jwks {
         let mut keys: Vec<Value> = lock(&state.keys)
@@ -664,6 +788,77 @@ fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         "not found".into(),
         None,
     )
+}
+
+/// The RFC 7662 endpoint: authenticates the resource server, then describes the token.
+async fn introspect(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt as _;
+    if req.method() != http::Method::POST {
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "POST only".into(),
+            None,
+        );
+    }
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok());
+    let body = match req.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "bad body".into(),
+                None,
+            );
+        }
+    };
+    let form: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let decode = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let credentials = match (&basic, form.get("client_id"), form.get("client_secret")) {
+        (Some(pair), None, None) => pair
+            .split_once(':')
+            .map(|(id, secret)| (decode(id), decode(secret))),
+        (None, Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+        _ => None,
+    };
+    let authenticated = credentials.is_some_and(|(id, secret)| {
+        id == TestIssuer::INTROSPECTION_CLIENT && secret == TestIssuer::INTROSPECTION_SECRET
+    });
+    if !authenticated {
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            "application/json",
+            json!({"error": "invalid_client"}).to_string(),
+            None,
+        );
+    }
+    if let Some(raw) = lock(&state.introspection_answer).clone() {
+        let mut res = Response::new(Full::new(raw.body));
+        *res.status_mut() = raw.status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(raw.content_type),
+        );
+        return res;
+    }
+    let answer = form
+        .get("token")
+        .and_then(|token| lock(&state.opaque).get(token).cloned())
+        .map_or_else(|| json!({"active": false}), Value::Object);
+    respond(StatusCode::OK, "application/json", answer.to_string(), None)
 }
 
 fn respond(

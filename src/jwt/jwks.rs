@@ -25,6 +25,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
+use crate::discovery::Discovery;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::http::HttpClient;
 
@@ -61,11 +62,7 @@ pub(crate) enum JwksSource {
     /// A configured URL.
     Uri(Url),
     /// The `jwks_uri` of the issuer's metadata, looked up on first use.
-    Discover {
-        issuer: String,
-        issuer_url: Url,
-        resolved: RwLock<Option<Url>>,
-    },
+    Discover(Arc<Discovery>),
 }
 
 /// A usable verification key.
@@ -295,26 +292,14 @@ impl JwksCache {
     async fn jwks_url(&self) -> Result<Url, AuthError> {
         match &self.inner.source {
             JwksSource::Uri(url) => Ok(url.clone()),
-            JwksSource::Discover {
-                issuer,
-                issuer_url,
-                resolved,
-            } => {
-                if let Some(url) = resolved.read().ok().and_then(|g| g.clone()) {
-                    return Ok(url);
-                }
-                let metadata =
-                    crate::discovery::discover(&self.inner.http, issuer, issuer_url).await?;
-                let Some(uri) = metadata.jwks_uri else {
+            JwksSource::Discover(discovery) => {
+                let metadata = discovery.metadata().await?;
+                let Some(uri) = &metadata.jwks_uri else {
                     return Err(AuthError::unavailable(
                         "the issuer's metadata has no jwks_uri",
                     ));
                 };
-                let url = self.inner.http.check_url("jwks_uri", &uri)?;
-                if let Ok(mut guard) = resolved.write() {
-                    *guard = Some(url.clone());
-                }
-                Ok(url)
+                discovery.check_url("jwks_uri", uri)
             }
         }
     }

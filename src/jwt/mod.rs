@@ -74,6 +74,22 @@ fn malformed(detail: &'static str) -> AuthError {
     AuthError::new(AuthErrorKind::MalformedToken, detail)
 }
 
+/// Whether `token` looks like a JWS: three segments whose first decodes to a JSON object with
+/// an `alg`.
+#[cfg(feature = "introspection")]
+pub(crate) fn looks_like_jws(token: &str) -> bool {
+    let mut segments = token.split('.');
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(header), Some(_), Some(_), None) => decode_header(header).is_ok(),
+        _ => false,
+    }
+}
+
 fn decode_header(segment: &str) -> Result<Header, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
