@@ -1,5 +1,7 @@
-//! Requests through `BearerAuth` around a trivial service, against bare
-//! `jsonwebtoken::decode` of the same RS256 tokens, in the same run.
+//! Requests through `BearerAuth` around a trivial service, in the same run:
+//!
+//! * unique RS256 tokens against bare `jsonwebtoken::decode` of the same tokens;
+//! * an opaque token whose introspection answer is cached against the bare service.
 //!
 //! ```text
 //! cargo bench --features test-issuer
@@ -20,10 +22,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::Jwk};
 use serde_json::Value;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_bearer::testing::{KeyKind, TestIssuer};
-use tower_bearer::{Authenticator, BearerAuthLayer, Principal};
+use tower_bearer::{Authenticator, BearerAuthLayer, ClientAuth, Principal};
 
 const TOKENS: usize = 2_000;
 const GROUP: &str = "rs256_unique_tokens";
+const INTROSPECTION_GROUP: &str = "introspection_cached";
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -88,16 +91,63 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // A cached introspection answer against the bare inner service.
+    let auth = Authenticator::builder()
+        .issuer(issuer.url())
+        .audience(TestIssuer::AUDIENCE)
+        .introspection_endpoint(issuer.introspection_endpoint())
+        .introspection_client(ClientAuth::basic(
+            TestIssuer::INTROSPECTION_CLIENT,
+            TestIssuer::INTROSPECTION_SECRET,
+        ))
+        .build()
+        .expect("config");
+    let opaque = issuer.opaque().scope("read").expires_in(3600).issue();
+    rt.block_on(auth.authenticate(&opaque)).expect("active");
+    let calls = issuer.introspection_calls();
+    let protected = BearerAuthLayer::new(auth).layer(inner);
+    let header = http::HeaderValue::from_str(&format!("Bearer {opaque}")).expect("header");
+    let mut group = c.benchmark_group(INTROSPECTION_GROUP);
+    group.bench_function("bare_service", |b| {
+        b.iter(|| {
+            let mut request = Request::new(());
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, header.clone());
+            let response = rt.block_on(inner.oneshot(request)).expect("infallible");
+            std::hint::black_box(response);
+        })
+    });
+    group.bench_function("cached_introspection", |b| {
+        b.iter(|| {
+            let mut request = Request::new(());
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, header.clone());
+            let response = rt
+                .block_on(protected.clone().oneshot(request))
+                .expect("infallible");
+            assert_eq!(response.status(), 200);
+            std::hint::black_box(response);
+        })
+    });
+    group.finish();
+    assert_eq!(
+        issuer.introspection_calls(),
+        calls,
+        "every request hit the cache"
+    );
 }
 
 /// Criterion's mean estimate (ns) of one benchmark of this group.
-fn mean_ns(id: &str) -> Option<f64> {
+fn mean_ns(group: &str, id: &str) -> Option<f64> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let path = dir
         .join("criterion")
-        .join(GROUP)
+        .join(group)
         .join(id)
         .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
@@ -113,13 +163,28 @@ criterion_group!(benches, bench);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if let (Some(bare), Some(layer)) = (mean_ns("bare_decode"), mean_ns("bearer_auth_layer")) {
+    if let (Some(bare), Some(layer)) = (
+        mean_ns(GROUP, "bare_decode"),
+        mean_ns(GROUP, "bearer_auth_layer"),
+    ) {
         println!(
             "\nRS256, unique tokens: bare decode {:.1} µs, through BearerAuth {:.1} µs; \
              layer throughput / bare throughput = {:.3} (goal ≥ 0.90)",
             bare / 1000.0,
             layer / 1000.0,
             bare / layer
+        );
+    }
+    if let (Some(bare), Some(cached)) = (
+        mean_ns(INTROSPECTION_GROUP, "bare_service"),
+        mean_ns(INTROSPECTION_GROUP, "cached_introspection"),
+    ) {
+        println!(
+            "Opaque token, cached introspection answer: bare service {:.2} µs, through \
+             BearerAuth {:.2} µs; added {:.2} µs per request (goal ≤ 2 µs)",
+            bare / 1000.0,
+            cached / 1000.0,
+            (cached - bare) / 1000.0
         );
     }
 }

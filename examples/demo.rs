@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower_bearer::testing::{KeyKind, TestIssuer};
-use tower_bearer::{Authenticator, BearerAuthLayer, Principal, RequireScopeLayer};
+use tower_bearer::{Authenticator, BearerAuthLayer, ClientAuth, Principal, RequireScopeLayer};
 
 struct Walkthrough {
     client: reqwest::Client,
@@ -33,7 +33,7 @@ impl Walkthrough {
             Some(token) => {
                 println!(
                     "   GET {path}  Authorization: Bearer {}…",
-                    &token[..token.len().min(24)]
+                    &token[..token.len().min(10)]
                 );
                 request = request.bearer_auth(token);
             }
@@ -87,7 +87,11 @@ async fn main() -> ExitCode {
     let auth = match Authenticator::builder()
         .issuer(issuer.url())
         .audience(TestIssuer::AUDIENCE)
-        .discover()
+        .discover() // JWKS and introspection endpoint from the issuer's metadata
+        .introspection_client(ClientAuth::basic(
+            TestIssuer::INTROSPECTION_CLIENT,
+            TestIssuer::INTROSPECTION_SECRET,
+        ))
         .build()
     {
         Ok(auth) => auth,
@@ -102,7 +106,7 @@ async fn main() -> ExitCode {
             "/admin",
             get(|| async { "admin area" }).layer(RequireScopeLayer::all(["read", "admin"])),
         )
-        .layer(BearerAuthLayer::new(auth).realm("demo"));
+        .layer(BearerAuthLayer::new(auth.clone()).realm("demo"));
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => {
@@ -192,6 +196,49 @@ async fn main() -> ExitCode {
     .await;
     let fetched = issuer.jwks_fetches() - before;
     walk.check(&format!("still {fetched} fetch in all"), fetched == 1);
+
+    // Opaque tokens: the same layer introspects them (RFC 7662), once per cache lifetime.
+    let opaque = issuer.opaque().scope("read").issue();
+    let calls = issuer.introspection_calls();
+    walk.step(
+        "An opaque token: introspected, 200 (kind \"introspected\")",
+        "/me",
+        Some(&opaque),
+        200,
+    )
+    .await;
+    for _ in 0..4 {
+        walk.step(
+            "The same opaque token again: answered from the cache",
+            "/me",
+            Some(&opaque),
+            200,
+        )
+        .await;
+    }
+    let made = issuer.introspection_calls() - calls;
+    walk.check(
+        &format!("5 requests made {made} introspection call (expected 1)"),
+        made == 1,
+    );
+
+    issuer.revoke(&opaque);
+    println!(
+        "\n   (the issuer revokes the opaque token; the application is told and calls forget)"
+    );
+    auth.forget(&opaque).await;
+    walk.step(
+        "The revoked token after forget(): introspected anew, 401",
+        "/me",
+        Some(&opaque),
+        401,
+    )
+    .await;
+    let made = issuer.introspection_calls() - calls;
+    walk.check(
+        &format!("{made} introspection calls in all (expected 2)"),
+        made == 2,
+    );
 
     println!();
     if walk.failures == 0 {

@@ -3,12 +3,15 @@
 //! ```text
 //! cargo run --example resource_server --features axum -- \
 //!   --issuer URL [--audience AUD]... [--jwks-uri URL] [--discover] \
+//!   [--introspection-url URL --client-id ID --client-secret SECRET] \
 //!   [--algorithms RS256,ES256,...] [--require-typ at+jwt] [--leeway SECS] [--realm NAME] \
 //!   [--listen 127.0.0.1:8080]
 //! ```
 //!
-//! Without `--jwks-uri`, the key set is found through discovery. Without `--audience`, the
-//! audience check is off (a warning says so).
+//! JWT access tokens are checked against `--jwks-uri`, or the key set found through discovery
+//! (`--discover`, also the default when no introspection flag is given). Opaque tokens are
+//! introspected when `--client-id` and `--client-secret` are given, at `--introspection-url` or
+//! the discovered endpoint. Without `--audience`, the audience check is off (a warning says so).
 //!
 //! Routes: `GET /health` (public), `GET /me` (any valid token; the principal as JSON),
 //! `GET /read` (scope `read`), `POST /write` (scope `write`), `GET /admin` (scopes `read` and
@@ -19,7 +22,7 @@ use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tower_bearer::{Authenticator, BearerAuthLayer, Principal, RequireScopeLayer};
+use tower_bearer::{Authenticator, BearerAuthLayer, ClientAuth, Principal, RequireScopeLayer};
 
 const USAGE: &str = "usage: resource_server --issuer URL [--audience AUD]... [--jwks-uri URL] \
 [--discover] [--introspection-url URL --client-id ID --client-secret SECRET] \
@@ -32,7 +35,9 @@ struct Args {
     audiences: Vec<String>,
     jwks_uri: Option<String>,
     discover: bool,
-    introspection: bool,
+    introspection_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
     algorithms: Option<Vec<String>>,
     require_typ: bool,
     leeway: Option<u64>,
@@ -50,10 +55,9 @@ fn parse_args() -> Result<Args, String> {
             "--audience" => args.audiences.push(value()?),
             "--jwks-uri" => args.jwks_uri = Some(value()?),
             "--discover" => args.discover = true,
-            "--introspection-url" | "--client-id" | "--client-secret" => {
-                value()?;
-                args.introspection = true;
-            }
+            "--introspection-url" => args.introspection_url = Some(value()?),
+            "--client-id" => args.client_id = Some(value()?),
+            "--client-secret" => args.client_secret = Some(value()?),
             "--algorithms" => {
                 args.algorithms = Some(value()?.split(',').map(|s| s.trim().to_owned()).collect());
             }
@@ -73,7 +77,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--realm" => args.realm = Some(value()?),
             "--listen" => args.listen = Some(value()?),
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -88,6 +95,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,tower_bearer=debug".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let args = match parse_args() {
@@ -100,12 +108,6 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.introspection {
-        eprintln!(
-            "error: opaque-token introspection is not available in this version of tower-bearer"
-        );
-        return ExitCode::from(2);
-    }
     let Some(issuer) = args.issuer else {
         eprintln!("error: --issuer is required\n{USAGE}");
         return ExitCode::from(2);
@@ -121,11 +123,26 @@ async fn main() -> ExitCode {
     for audience in args.audiences {
         builder = builder.audience(audience);
     }
-    builder = match args.jwks_uri {
-        Some(uri) => builder.jwks_uri(uri),
-        None => builder.discover(),
+    let introspects = match (args.client_id, args.client_secret) {
+        (Some(id), Some(secret)) => {
+            builder = builder.introspection_client(ClientAuth::basic(id, secret));
+            if let Some(url) = args.introspection_url {
+                builder = builder.introspection_endpoint(url);
+            }
+            true
+        }
+        (None, None) if args.introspection_url.is_none() => false,
+        _ => {
+            eprintln!("error: introspection needs --client-id and --client-secret\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    let _ = args.discover; // discovery is also the default without --jwks-uri
+    if let Some(uri) = args.jwks_uri {
+        builder = builder.jwks_uri(uri);
+    }
+    if args.discover || !introspects {
+        builder = builder.discover();
+    }
     if let Some(algorithms) = args.algorithms {
         builder = builder.algorithms(algorithms);
     }

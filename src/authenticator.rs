@@ -228,20 +228,21 @@ impl AuthenticatorBuilder {
     }
 
     /// How long a fetched key set is used when the response has no `Cache-Control: max-age`
-    /// (default 5 min).
+    /// (default 5 min; between 1 s and a day, then clamped to [1 min, 24 h] like max-age).
     pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
         self.jwks.ttl = ttl;
         self
     }
 
-    /// Minimum time between two fetches caused by tokens with unknown `kid`s (default 30 s).
+    /// Minimum time between two fetches caused by tokens with unknown `kid`s (default 30 s,
+    /// at most a day).
     pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks.cooldown = cooldown;
         self
     }
 
     /// How long past its expiry a key set keeps serving while the issuer cannot be reached
-    /// (default 1 h).
+    /// (default 1 h, at most 7 days).
     pub fn stale_if_error(mut self, bound: Duration) -> Self {
         self.jwks.stale_if_error = bound;
         self
@@ -253,19 +254,20 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// Connect timeout for the issuer's endpoints (default 2 s).
+    /// Connect timeout for the issuer's endpoints (default 2 s, at most 5 min).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.http.connect_timeout = timeout;
         self
     }
 
-    /// Total timeout of one fetch, body included (default 5 s).
+    /// Total timeout of one fetch, body included (default 5 s, at most 5 min).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http.timeout = timeout;
         self
     }
 
-    /// Cap on the size of a key set or metadata document (default 256 KiB).
+    /// Cap on the size of a key set, metadata document or introspection answer (default
+    /// 256 KiB, at least 1 KiB).
     pub fn max_response_bytes(mut self, max: usize) -> Self {
         self.http.max_body = max;
         self
@@ -313,15 +315,15 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// The longest an active introspection answer is cached (default 60 s); never past the
-    /// token's `exp`.
+    /// The longest an active introspection answer is cached (default 60 s, at most 1 h); never
+    /// past the token's `exp`. Zero turns caching of active answers off.
     #[cfg(feature = "introspection")]
     pub fn introspection_cache_ttl(mut self, cap: Duration) -> Self {
         self.introspection.cache.positive_cap = cap;
         self
     }
 
-    /// How long an inactive answer is cached (default 10 s; zero: not cached).
+    /// How long an inactive answer is cached (default 10 s, at most 1 h; zero: not cached).
     #[cfg(feature = "introspection")]
     pub fn introspection_negative_ttl(mut self, ttl: Duration) -> Self {
         self.introspection.cache.negative_ttl = ttl;
@@ -353,6 +355,66 @@ impl AuthenticatorBuilder {
             return Err(ConfigError::InvalidSetting {
                 name: "leeway",
                 reason: "at most 5 minutes".into(),
+            });
+        }
+        let bounded = |name: &'static str, value: Duration, min: Duration, max: Duration| {
+            if value < min || value > max {
+                Err(ConfigError::InvalidSetting {
+                    name,
+                    reason: format!("must be between {min:?} and {max:?}"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        bounded(
+            "jwks_refetch_cooldown",
+            self.jwks.cooldown,
+            Duration::ZERO,
+            DAY,
+        )?;
+        bounded(
+            "stale_if_error",
+            self.jwks.stale_if_error,
+            Duration::ZERO,
+            7 * DAY,
+        )?;
+        bounded("jwks_ttl", self.jwks.ttl, Duration::from_secs(1), DAY)?;
+        let timeout_range = (Duration::from_millis(1), Duration::from_secs(300));
+        bounded(
+            "connect_timeout",
+            self.http.connect_timeout,
+            timeout_range.0,
+            timeout_range.1,
+        )?;
+        bounded(
+            "http_timeout",
+            self.http.timeout,
+            timeout_range.0,
+            timeout_range.1,
+        )?;
+        #[cfg(feature = "introspection")]
+        {
+            let hour = Duration::from_secs(3600);
+            let cache = &self.introspection.cache;
+            bounded(
+                "introspection_cache_ttl",
+                cache.positive_cap,
+                Duration::ZERO,
+                hour,
+            )?;
+            bounded(
+                "introspection_negative_ttl",
+                cache.negative_ttl,
+                Duration::ZERO,
+                hour,
+            )?;
+        }
+        if self.http.max_body < 1024 {
+            return Err(ConfigError::InvalidSetting {
+                name: "max_response_bytes",
+                reason: "must be at least 1 KiB".into(),
             });
         }
         if self.jwks.max_keys == 0 {

@@ -147,7 +147,9 @@ impl<M> BearerAuthLayer<M> {
     }
 
     /// Caps the form body read for a token (default 64 KiB; only with
-    /// [`allow_form_token`](BearerAuthLayer::allow_form_token)).
+    /// [`allow_form_token`](BearerAuthLayer::allow_form_token)). A body whose
+    /// `Content-Length` is larger is not read (a token in it is not seen); a body without a
+    /// declared length that turns out larger is answered 400 `invalid_request`.
     pub fn max_form_body(self, max: usize) -> Self {
         self.update(|s| s.sources.max_form_body = max)
     }

@@ -181,7 +181,7 @@ where
         let shared = Arc::clone(&self.shared);
         ResponseFuture::new(async move {
             let (parts, body) = request.into_parts();
-            if !token::has_form_body(&parts) {
+            if !token::has_form_body(&parts, shared.sources.max_form_body) {
                 let outcome = authenticate(&shared, &parts, None).await;
                 return finish(&shared, inner, parts, body, outcome).await;
             }

@@ -63,9 +63,18 @@ pub struct HeaderOnly;
 pub struct FormBody;
 
 /// Whether the request may carry a form-encoded token: a non-GET request whose content type
-/// is `application/x-www-form-urlencoded` (parameters allowed).
-pub(crate) fn has_form_body(parts: &Parts) -> bool {
+/// is `application/x-www-form-urlencoded` (parameters allowed) and whose declared length, if
+/// any, is within `max_body` (a larger body is left unread, so its token is not seen).
+pub(crate) fn has_form_body(parts: &Parts, max_body: usize) -> bool {
     if parts.method == http::Method::GET {
+        return false;
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_body as u64) {
         return false;
     }
     parts
@@ -117,6 +126,8 @@ fn from_header(parts: &Parts, max_len: usize) -> Result<Option<&str>, AuthError>
 
 /// Parses one `Authorization` header value.
 pub(crate) fn parse_authorization(value: &[u8], max_len: usize) -> Result<Option<&str>, AuthError> {
+    // A field value's leading and trailing whitespace is not part of it (RFC 9110 §5.5).
+    let value = value.trim_ascii();
     if value.is_empty() {
         return Err(AuthError::invalid_request("empty Authorization header"));
     }
@@ -208,6 +219,8 @@ mod tests {
         assert_eq!(parse(b"BEARER abc"), Ok(Some("abc")));
         assert_eq!(parse(b"Bearer   abc=="), Ok(Some("abc==")));
         assert_eq!(parse(b"Bearer a-._~+/Z9"), Ok(Some("a-._~+/Z9")));
+        // Surrounding whitespace is not part of the field value.
+        assert_eq!(parse(b" \tBearer abc \t"), Ok(Some("abc")));
     }
 
     #[test]
@@ -226,7 +239,7 @@ mod tests {
             b"Bearer\tabc",
             b"Bearer !!.@@.##",
             b"Bearer abc def",
-            b"Bearer abc ",
+            b"  \t ",
             b"Bearer a=b",
             b"Bearer =",
             b"Bearer \xc3\xa9",

@@ -228,8 +228,16 @@ async fn unknown_kid_while_the_issuer_is_down_is_503() {
     issuer.fail_with(Some(http::StatusCode::BAD_GATEWAY));
     let token = issuer.token().kid("new-key").sign();
     assert_eq!(get_with(&app, "/me", &token).await.status, 503);
-    // Inside the cooldown the same unknown kid is judged on the cached set: 401.
-    get_with(&app, "/me", &token).await.assert_invalid_token();
+    // Inside the cooldown, while the issuer is still failing, the answer stays 503 (the
+    // failure is shared, no new fetch).
+    let fetches = issuer.jwks_fetches();
+    assert_eq!(get_with(&app, "/me", &token).await.status, 503);
+    assert_eq!(issuer.jwks_fetches(), fetches);
+    // Known kids are unaffected.
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -373,4 +381,65 @@ async fn the_issuers_retry_after_is_passed_on() {
     let answer = get_with(&app, "/me", &issuer.token().sign()).await;
     assert_eq!(answer.status, 503);
     assert_eq!(answer.retry_after.as_deref(), Some("42"));
+}
+
+#[tokio::test]
+async fn one_unreadable_entry_does_not_fail_the_set() {
+    let issuer = TestIssuer::start_with(&[KeyKind::Rsa]).await;
+    let mut deep = serde_json::Value::from(1);
+    for _ in 0..300 {
+        deep = json!([deep]);
+    }
+    // Nesting beyond the JSON parser's depth limit, in an unknown member and in a known one.
+    let mut with_deep_x5c = issuer.jwk("rsa-1").unwrap();
+    with_deep_x5c["kid"] = json!("deep-x5c");
+    with_deep_x5c["x5c"] = deep.clone();
+    issuer.add_raw_jwk(with_deep_x5c);
+    issuer.add_raw_jwk(json!({"kty": "RSA", "kid": "deep-n", "n": deep, "e": "AQAB"}));
+    let app = app(builder(&issuer).build().unwrap());
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.status,
+        200
+    );
+    // The entry with the deep unknown member is a usable key too.
+    let token = issuer.token().kid("deep-x5c").sign();
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_duplicated_kid_still_finds_the_right_key() {
+    let issuer = TestIssuer::start_with(&[KeyKind::Rsa, KeyKind::Rsa]).await;
+    // rsa-2's public key published under rsa-1's kid, before the real rsa-1.
+    let mut impostor = issuer.jwk("rsa-2").unwrap();
+    impostor["kid"] = json!("rsa-1");
+    issuer.remove_key("rsa-1");
+    issuer.remove_key("rsa-2");
+    issuer.add_raw_jwk(impostor);
+    issuer.add_raw_jwk(issuer.jwk("rsa-1").unwrap());
+    let app = app(builder(&issuer).build().unwrap());
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().key("rsa-1").sign())
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn settings_that_would_overflow_are_refused() {
+    let issuer = TestIssuer::start().await;
+    for builder in [
+        builder(&issuer).jwks_refetch_cooldown(Duration::MAX),
+        builder(&issuer).stale_if_error(Duration::MAX),
+        builder(&issuer).jwks_ttl(Duration::MAX),
+        builder(&issuer).http_timeout(Duration::MAX),
+        builder(&issuer).connect_timeout(Duration::ZERO),
+        builder(&issuer).introspection_cache_ttl(Duration::MAX),
+        builder(&issuer).leeway(Duration::MAX),
+    ] {
+        assert!(matches!(
+            builder.build(),
+            Err(tower_bearer::ConfigError::InvalidSetting { .. })
+        ));
+    }
 }

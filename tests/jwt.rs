@@ -618,3 +618,73 @@ async fn custom_rejection_policy_and_error_in_extensions() {
     assert_eq!(answer.status, 403);
     assert!(answer.www.unwrap().starts_with("Bearer realm=\"custom\""));
 }
+
+#[tokio::test]
+async fn small_order_ed25519_keys_are_never_used() {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let issuer = TestIssuer::start().await;
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut order_two = [0xffu8; 32];
+    order_two[0] = 0xec;
+    order_two[31] = 0x7f;
+    for (kid, x) in [
+        ("identity", identity),
+        ("zero", [0u8; 32]),
+        ("order-2", order_two),
+    ] {
+        issuer.add_raw_jwk(json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": b64(&x)}));
+    }
+    let app = app(builder(&issuer).build().unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({
+        "iss": issuer.url(), "aud": TestIssuer::AUDIENCE, "exp": now + 300, "scope": "admin",
+    });
+    // R = identity, S = 0: verifies under a small-order key for any message.
+    let mut signature = [0u8; 64];
+    signature[0] = 1;
+    for kid in ["identity", "zero", "order-2"] {
+        let header = json!({"alg": "EdDSA", "kid": kid});
+        let token = format!(
+            "{}.{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes()),
+            b64(&signature)
+        );
+        get_with(&app, "/me", &token).await.assert_invalid_token();
+    }
+    // The set still loads: the real Ed25519 key works.
+    let token = issuer.token().key("ed-1").sign();
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn refused_header_members_are_refused_even_as_null() {
+    let (issuer, app) = setup().await;
+    for name in ["crit", "b64", "zip", "enc"] {
+        let token = issuer.token().header(name, json!(null)).sign();
+        get_with(&app, "/me", &token).await.assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn large_form_bodies_with_a_header_token_pass() {
+    let issuer = TestIssuer::start().await;
+    let layer = tower_bearer::BearerAuthLayer::new(builder(&issuer).build().unwrap())
+        .allow_form_token()
+        .max_form_body(1024);
+    let app = app_with(layer);
+    let token = issuer.token().sign();
+    let body = format!("data={}", "x".repeat(100 * 1024));
+    let mut request = form_post(body.clone(), Some(&token));
+    request
+        .headers_mut()
+        .insert("content-length", body.len().to_string().parse().unwrap());
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.len(), body.len());
+}

@@ -98,7 +98,7 @@ impl AnswerCache {
             Verdict::Active(principal) => {
                 let cap = self.settings.positive_cap.as_secs_f64();
                 let left = principal.expires_at_unix().map_or(cap, |exp| exp - now);
-                Duration::from_secs_f64(left.clamp(0.0, cap))
+                Duration::try_from_secs_f64(left.clamp(0.0, cap)).unwrap_or(Duration::ZERO)
             }
             Verdict::Inactive(_) => self.settings.negative_ttl,
         };

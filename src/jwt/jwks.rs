@@ -22,7 +22,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::Url;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::clock::SharedClock;
 use crate::discovery::Discovery;
@@ -103,7 +105,7 @@ struct Inner {
 struct RefreshState {
     last_outcome: Option<Result<(), AuthError>>,
     last_unknown_kid_fetch: Option<SystemTime>,
-    next_background_try: Option<SystemTime>,
+    last_background_failure: Option<SystemTime>,
 }
 
 /// Why a fetch is wanted.
@@ -115,8 +117,13 @@ enum Trigger {
     UnknownKid,
 }
 
+/// Keys tried for one token at most: an issuer that publishes one `kid` twice (a rotation
+/// mistake) still works, and a token cannot make the server try many keys.
+pub(crate) const MAX_CANDIDATES: usize = 3;
+
 enum Lookup {
-    Found(Arc<JwkKey>),
+    /// The keys that may verify the token, in key-set order.
+    Found(Vec<Arc<JwkKey>>),
     WrongAlgorithm,
     NotFound,
     Ambiguous,
@@ -160,17 +167,17 @@ impl JwksCache {
         }
     }
 
-    /// The key for a token with header `kid` and `alg`.
-    pub(crate) async fn key_for(
+    /// The keys that may verify a token with header `kid` and `alg` (usually one).
+    pub(crate) async fn keys_for(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<JwkKey>, AuthError> {
+    ) -> Result<Vec<Arc<JwkKey>>, AuthError> {
         let now = self.inner.clock.now();
         let set = match self.current() {
             None => self.refresh(Trigger::Required, None).await?,
             Some(set) if now < set.expires_at => set,
-            Some(set) if now < set.expires_at + self.inner.settings.stale_if_error => {
+            Some(set) if since(set.expires_at, now) < self.inner.settings.stale_if_error => {
                 self.refresh_in_background(now);
                 set
             }
@@ -186,7 +193,7 @@ impl JwksCache {
             },
         };
         match lookup(&set, kid, alg) {
-            Lookup::Found(key) => return Ok(key),
+            Lookup::Found(keys) => return Ok(keys),
             Lookup::WrongAlgorithm => return Err(wrong_alg(kid, alg)),
             Lookup::Ambiguous => {
                 return Err(AuthError::new(
@@ -200,7 +207,7 @@ impl JwksCache {
             .refresh(Trigger::UnknownKid, Some(set.generation))
             .await?;
         match lookup(&fresh, kid, alg) {
-            Lookup::Found(key) => Ok(key),
+            Lookup::Found(keys) => Ok(keys),
             Lookup::WrongAlgorithm => Err(wrong_alg(kid, alg)),
             Lookup::NotFound | Lookup::Ambiguous => Err(AuthError::new(
                 AuthErrorKind::UnknownKey,
@@ -222,13 +229,15 @@ impl JwksCache {
         tokio::spawn(async move {
             let wait = {
                 let state = this.inner.refresh.lock().await;
-                state.next_background_try.is_some_and(|t| now < t)
+                state
+                    .last_background_failure
+                    .is_some_and(|t| since(t, now) < this.inner.settings.cooldown)
             };
             if !wait {
                 let outcome = this.refresh(Trigger::Required, None).await;
                 if outcome.is_err() {
                     let mut state = this.inner.refresh.lock().await;
-                    state.next_background_try = Some(now + this.inner.settings.cooldown);
+                    state.last_background_failure = Some(now);
                 }
             }
             this.inner.background.store(false, Ordering::Release);
@@ -262,10 +271,15 @@ impl JwksCache {
         let now = self.inner.clock.now();
         if trigger == Trigger::UnknownKid {
             if let (Some(last), Some(current)) = (state.last_unknown_kid_fetch, self.current())
-                && now < last + self.inner.settings.cooldown
+                && since(last, now) < self.inner.settings.cooldown
             {
                 tracing::debug!("unknown kid inside the refetch cooldown; not fetching");
-                return Ok(current);
+                // While the issuer is failing, an unknown kid cannot be judged: say so
+                // consistently rather than 503 once and 401 after.
+                return match &state.last_outcome {
+                    Some(Err(e)) => Err(e.clone()),
+                    _ => Ok(current),
+                };
             }
             state.last_unknown_kid_fetch = Some(now);
         }
@@ -332,9 +346,10 @@ impl JwksCache {
             Err(poisoned) => poisoned.into_inner(),
         };
         let generation = guard.as_ref().map_or(1, |set| set.generation + 1);
+        let now = self.inner.clock.now();
         let set = Arc::new(KeySet {
             keys,
-            expires_at: self.inner.clock.now() + ttl,
+            expires_at: now.checked_add(ttl).unwrap_or(now),
             generation,
         });
         tracing::debug!(
@@ -348,6 +363,12 @@ impl JwksCache {
     }
 }
 
+/// Time from `earlier` to `later`, zero if the clock went back. Comparing elapsed times (not
+/// `earlier + setting`) keeps any setting, however large, from overflowing.
+fn since(earlier: SystemTime, later: SystemTime) -> Duration {
+    later.duration_since(earlier).unwrap_or(Duration::ZERO)
+}
+
 fn wrong_alg(kid: Option<&str>, alg: Algorithm) -> AuthError {
     AuthError::new(
         AuthErrorKind::DisallowedAlgorithm,
@@ -359,27 +380,71 @@ fn lookup(set: &KeySet, kid: Option<&str>, alg: Algorithm) -> Lookup {
     match kid {
         Some(kid) => {
             let mut named = false;
+            let mut found = Vec::new();
             for key in &set.keys {
                 if key.kid.as_deref() == Some(kid) {
                     named = true;
-                    if key.algorithms.contains(&alg) {
-                        return Lookup::Found(Arc::clone(key));
+                    if key.algorithms.contains(&alg) && found.len() < MAX_CANDIDATES {
+                        found.push(Arc::clone(key));
                     }
                 }
             }
-            if named {
-                Lookup::WrongAlgorithm
-            } else {
-                Lookup::NotFound
+            match (found.is_empty(), named) {
+                (false, _) => Lookup::Found(found),
+                (true, true) => Lookup::WrongAlgorithm,
+                (true, false) => Lookup::NotFound,
             }
         }
         None => match set.keys.as_slice() {
             [] => Lookup::NotFound,
-            [only] if only.algorithms.contains(&alg) => Lookup::Found(Arc::clone(only)),
+            [only] if only.algorithms.contains(&alg) => Lookup::Found(vec![Arc::clone(only)]),
             [_] => Lookup::WrongAlgorithm,
             _ => Lookup::Ambiguous,
         },
     }
+}
+
+/// The outer shape of a JWK Set. Entries are kept raw and parsed one by one, so that one
+/// entry that cannot be read (too deep, wrong types) never fails the set.
+#[derive(Deserialize)]
+struct RawSet<'a> {
+    #[serde(borrow)]
+    keys: Option<Vec<&'a RawValue>>,
+}
+
+/// The members of a JWK the crate reads; the others are skipped without being parsed.
+#[derive(Deserialize)]
+struct JwkMembers {
+    kty: Option<Value>,
+    kid: Option<Value>,
+    #[serde(rename = "use")]
+    usage: Option<Value>,
+    key_ops: Option<Value>,
+    alg: Option<Value>,
+    n: Option<Value>,
+    e: Option<Value>,
+    crv: Option<Value>,
+    x: Option<Value>,
+    y: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    d: bool,
+    #[serde(default, deserialize_with = "present")]
+    p: bool,
+    #[serde(default, deserialize_with = "present")]
+    q: bool,
+    #[serde(default, deserialize_with = "present")]
+    dp: bool,
+    #[serde(default, deserialize_with = "present")]
+    dq: bool,
+    #[serde(default, deserialize_with = "present")]
+    qi: bool,
+    #[serde(default, deserialize_with = "present")]
+    k: bool,
+}
+
+/// `true` for a member that is present, whatever its value (`null` included).
+pub(crate) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// Parses a JWK Set, keeping the usable keys (at most `max_keys`).
@@ -388,9 +453,12 @@ pub(crate) fn parse_jwks(
     allowed: &[Algorithm],
     max_keys: usize,
 ) -> Result<Vec<Arc<JwkKey>>, &'static str> {
-    let set: Map<String, Value> =
-        serde_json::from_slice(body).map_err(|_| "is not a JSON object")?;
-    let Some(Value::Array(entries)) = set.get("keys") else {
+    // A struct would also deserialize from a JSON array: insist on an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err("is not a JSON object");
+    }
+    let set: RawSet<'_> = serde_json::from_slice(body).map_err(|_| "is not a JSON object")?;
+    let Some(entries) = set.keys else {
         return Err("has no \"keys\" array");
     };
     let mut keys = Vec::new();
@@ -403,10 +471,17 @@ pub(crate) fn parse_jwks(
             );
             break;
         }
-        match parse_key(entry, allowed) {
+        let Ok(members) = serde_json::from_str::<JwkMembers>(entry.get()) else {
+            tracing::debug!(
+                index,
+                "skipping a key set entry that is not a readable object"
+            );
+            continue;
+        };
+        match parse_key(&members, allowed) {
             Ok(key) => keys.push(Arc::new(key)),
             Err(why) => {
-                let kid = entry.get("kid").and_then(Value::as_str);
+                let kid = members.kid.as_ref().and_then(Value::as_str);
                 tracing::debug!(index, ?kid, reason = why, "skipping a key of the key set");
             }
         }
@@ -427,32 +502,29 @@ const RSA_ALGS: &[Algorithm] = &[
 ];
 
 /// Parses one JWK into a verification key, or says why it cannot be used.
-fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static str> {
-    let Value::Object(jwk) = entry else {
-        return Err("not a JSON object");
-    };
-    let text = |name: &str| -> Result<Option<&str>, &'static str> {
-        match jwk.get(name) {
+fn parse_key(jwk: &JwkMembers, allowed: &[Algorithm]) -> Result<JwkKey, &'static str> {
+    let text = |member: &Option<Value>| -> Result<Option<String>, &'static str> {
+        match member {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err("a member has the wrong type"),
         }
     };
-    let required = |name: &str| -> Result<&str, &'static str> {
-        text(name)?.ok_or("a required member is missing")
+    let required = |member: &Option<Value>| -> Result<String, &'static str> {
+        text(member)?.ok_or("a required member is missing")
     };
-    let bytes = |name: &str| -> Result<Vec<u8>, &'static str> {
+    let bytes = |member: &Option<Value>| -> Result<Vec<u8>, &'static str> {
         URL_SAFE_NO_PAD
-            .decode(required(name)?)
+            .decode(required(member)?)
             .map_err(|_| "a member is not base64url")
     };
 
-    if let Some(usage) = text("use")?
+    if let Some(usage) = text(&jwk.usage)?
         && usage != "sig"
     {
         return Err("use is not \"sig\"");
     }
-    if let Some(ops) = jwk.get("key_ops") {
+    if let Some(ops) = &jwk.key_ops {
         let verifies = ops
             .as_array()
             .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
@@ -460,24 +532,21 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
             return Err("key_ops does not allow \"verify\"");
         }
     }
-    if ["d", "p", "q", "dp", "dq", "qi", "k"]
-        .iter()
-        .any(|m| jwk.contains_key(*m))
-    {
+    if jwk.d || jwk.p || jwk.q || jwk.dp || jwk.dq || jwk.qi || jwk.k {
         return Err("holds private or secret key material");
     }
-    let kid = text("kid")?.map(str::to_owned);
-    let declared = match text("alg")? {
+    let kid = text(&jwk.kid)?;
+    let declared = match text(&jwk.alg)? {
         None => None,
         Some(name) => {
-            Some(algorithm_from_name(name).ok_or("alg is not a supported signature algorithm")?)
+            Some(algorithm_from_name(&name).ok_or("alg is not a supported signature algorithm")?)
         }
     };
 
-    let (family, key): (&[Algorithm], DecodingKey) = match required("kty")? {
+    let (family, key): (&[Algorithm], DecodingKey) = match required(&jwk.kty)?.as_str() {
         "RSA" => {
-            let n = bytes("n")?;
-            let e = bytes("e")?;
+            let n = bytes(&jwk.n)?;
+            let e = bytes(&jwk.e)?;
             let n = strip_leading_zeros(&n);
             let e = strip_leading_zeros(&e);
             if n.len() < 256 {
@@ -492,13 +561,13 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
             (RSA_ALGS, DecodingKey::from_rsa_raw_components(n, e))
         }
         "EC" => {
-            let (alg, size) = match required("crv")? {
+            let (alg, size) = match required(&jwk.crv)?.as_str() {
                 "P-256" => (&[Algorithm::ES256][..], 32),
                 "P-384" => (&[Algorithm::ES384][..], 48),
                 _ => return Err("unsupported EC curve"),
             };
-            let x = bytes("x")?;
-            let y = bytes("y")?;
+            let x = bytes(&jwk.x)?;
+            let y = bytes(&jwk.y)?;
             if x.len() != size || y.len() != size {
                 return Err("EC coordinates have the wrong length");
             }
@@ -509,12 +578,15 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
             (alg, DecodingKey::from_ec_der(&point))
         }
         "OKP" => {
-            if required("crv")? != "Ed25519" {
+            if required(&jwk.crv)? != "Ed25519" {
                 return Err("unsupported OKP curve");
             }
-            let x = bytes("x")?;
-            if x.len() != 32 {
-                return Err("Ed25519 public key has the wrong length");
+            let x = bytes(&jwk.x)?;
+            let x: [u8; 32] = x
+                .try_into()
+                .map_err(|_| "Ed25519 public key has the wrong length")?;
+            if !is_prime_order_ed25519(&x) {
+                return Err("Ed25519 public key is not a canonical point of prime order");
             }
             (&[Algorithm::EdDSA][..], DecodingKey::from_ed_der(&x))
         }
@@ -534,6 +606,19 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<JwkKey, &'static st
         algorithms,
         key,
     })
+}
+
+/// Whether `x` encodes, canonically, an Ed25519 point in the prime-order subgroup. A key of
+/// small or mixed order lets signatures verify that no private key made (a small-order key
+/// accepts forgeries), so such keys are never used.
+fn is_prime_order_ed25519(x: &[u8; 32]) -> bool {
+    let compressed = curve25519_dalek::edwards::CompressedEdwardsY(*x);
+    match compressed.decompress() {
+        Some(point) => {
+            point.compress().as_bytes() == x && !point.is_small_order() && point.is_torsion_free()
+        }
+        None => false,
+    }
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

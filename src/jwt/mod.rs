@@ -24,7 +24,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use crate::clock::{SharedClock, unix_seconds};
@@ -60,14 +59,15 @@ struct Header {
     kid: Option<String>,
     #[serde(default)]
     typ: Option<String>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-    #[serde(default)]
-    b64: Option<IgnoredAny>,
-    #[serde(default)]
-    zip: Option<IgnoredAny>,
-    #[serde(default)]
-    enc: Option<IgnoredAny>,
+    // Present at all, even as `null`, these refuse the token.
+    #[serde(default, deserialize_with = "jwks::present")]
+    crit: bool,
+    #[serde(default, deserialize_with = "jwks::present")]
+    b64: bool,
+    #[serde(default, deserialize_with = "jwks::present")]
+    zip: bool,
+    #[serde(default, deserialize_with = "jwks::present")]
+    enc: bool,
 }
 
 fn malformed(detail: &'static str) -> AuthError {
@@ -129,13 +129,13 @@ impl JwtValidator {
             return Err(malformed("the token has an empty segment"));
         }
         let header = decode_header(header_b64)?;
-        if header.crit.is_some() || header.b64.is_some() {
+        if header.crit || header.b64 {
             return Err(AuthError::new(
                 AuthErrorKind::MalformedToken,
                 "the token's header uses extensions (crit, b64) this server does not understand",
             ));
         }
-        if header.zip.is_some() || header.enc.is_some() {
+        if header.zip || header.enc {
             return Err(malformed("the token is an encrypted JWT"));
         }
         let alg = jwks::algorithm_from_name(&header.alg)
@@ -153,17 +153,20 @@ impl JwtValidator {
             ));
         }
 
-        let key = self.jwks.key_for(header.kid.as_deref(), alg).await?;
+        let keys = self.jwks.keys_for(header.kid.as_deref(), alg).await?;
         let message_len = header_b64.len() + 1 + payload_b64.len();
         let message = &token.as_bytes()[..message_len];
-        match jsonwebtoken::crypto::verify(signature_b64, message, &key.key, alg) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => {
-                return Err(AuthError::new(
-                    AuthErrorKind::InvalidSignature,
-                    "the token's signature does not verify",
-                ));
-            }
+        let verified = keys.iter().any(|key| {
+            matches!(
+                jsonwebtoken::crypto::verify(signature_b64, message, &key.key, alg),
+                Ok(true)
+            )
+        });
+        if !verified {
+            return Err(AuthError::new(
+                AuthErrorKind::InvalidSignature,
+                "the token's signature does not verify",
+            ));
         }
 
         let payload = URL_SAFE_NO_PAD
