@@ -137,11 +137,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(uri) = args.jwks_uri {
-        builder = builder.jwks_uri(uri);
+    if let Some(uri) = &args.jwks_uri {
+        builder = builder.jwks_uri(uri.clone());
     }
+    let jwt = args.discover || !introspects || args.jwks_uri.is_some();
     if args.discover || !introspects {
         builder = builder.discover();
+    }
+    if !jwt {
+        eprintln!(
+            "warning: JWT access tokens will be refused (401): add --jwks-uri URL or --discover to accept them too"
+        );
     }
     if let Some(algorithms) = args.algorithms {
         builder = builder.algorithms(algorithms);

@@ -75,10 +75,21 @@ impl Authenticator {
     /// introspected.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         #[cfg(feature = "introspection")]
-        if let Some(introspector) = &self.inner.introspector
-            && (self.inner.introspect_all || !crate::jwt::looks_like_jws(token))
-        {
-            return introspector.introspect(token).await;
+        if let Some(introspector) = &self.inner.introspector {
+            let is_jws = crate::jwt::looks_like_jws(token);
+            if self.inner.introspect_all || !is_jws {
+                match introspector.introspect(token).await? {
+                    Some(principal) => return Ok(principal),
+                    // The server does not introspect JWTs: check this one locally.
+                    None if is_jws && self.inner.jwt.is_some() => {}
+                    None => {
+                        return Err(AuthError::new(
+                            AuthErrorKind::Inactive,
+                            "the authorization server does not introspect this kind of token",
+                        ));
+                    }
+                }
+            }
         }
         match &self.inner.jwt {
             Some(jwt) => jwt.validate(token).await,
@@ -309,6 +320,10 @@ impl AuthenticatorBuilder {
 
     /// Introspects every token, JWTs included (for servers that check revocation on each
     /// token). Needs introspection to be configured.
+    ///
+    /// Some servers (oidc-provider among them) refuse to introspect JWT access tokens
+    /// (`unsupported_token_type`); such a token is then checked locally, if a key set is
+    /// configured, and refused otherwise.
     #[cfg(feature = "introspection")]
     pub fn introspect_all_tokens(mut self, on: bool) -> Self {
         self.introspection.all = on;
@@ -442,11 +457,8 @@ impl AuthenticatorBuilder {
 
         #[cfg(feature = "introspection")]
         let introspect_all = self.introspection.all;
-        #[cfg(not(feature = "introspection"))]
-        let introspect_all = false;
 
         let jwks_source = match (self.jwks_uri, &discovery) {
-            _ if introspect_all => None,
             (Some(uri), _) => Some(JwksSource::Uri(check_url(
                 "jwks_uri",
                 &uri,

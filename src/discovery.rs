@@ -85,6 +85,7 @@ pub(crate) struct Metadata {
     #[serde(default)]
     pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     pub(crate) introspection_endpoint: Option<String>,
 }
 

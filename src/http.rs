@@ -50,6 +50,9 @@ pub(crate) struct FetchError {
     pub(crate) status: Option<http::StatusCode>,
     /// The endpoint's `Retry-After` (in seconds), if it sent one.
     pub(crate) retry_after: Option<Duration>,
+    /// The start (at most 4 KiB) of the body of a non-2xx answer, for its error code.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    pub(crate) body: Bytes,
     pub(crate) detail: String,
 }
 
@@ -58,6 +61,7 @@ impl FetchError {
         Self {
             status: None,
             retry_after: None,
+            body: Bytes::new(),
             detail,
         }
     }
@@ -127,6 +131,7 @@ impl HttpClient {
     }
 
     /// POSTs a form to `url`, with an `Authorization` value if given, expecting JSON.
+    #[cfg(feature = "introspection")]
     pub(crate) async fn post_form(
         &self,
         url: &Url,
@@ -168,9 +173,18 @@ impl HttpClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            let mut body = BytesMut::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let room = 4096 - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() == 4096 {
+                    break;
+                }
+            }
             return Err(FetchError {
                 status: Some(status),
                 retry_after,
+                body: body.freeze(),
                 detail: format!("{url}: status {status}"),
             });
         }

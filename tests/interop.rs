@@ -358,3 +358,25 @@ async fn provider_down() {
     assert_eq!(answer.status, 503, "{answer:?}");
     assert!(answer.retry_after.is_some());
 }
+
+#[tokio::test]
+async fn introspect_all_tokens_against_a_server_that_does_not_introspect_jwts() {
+    // oidc-provider answers 400 unsupported_token_type for JWT access tokens: they are checked
+    // locally instead, and opaque tokens are introspected.
+    let provider = Provider::start().await;
+    let auth = provider
+        .auth(&[RS256, OPAQUE])
+        .introspect_all_tokens(true)
+        .build()
+        .unwrap();
+    let app = app(auth);
+    let jwt = provider.token(RS256, "read").await;
+    assert_eq!(get_with(&app, "/me", &jwt).await.json()["kind"], "jwt");
+    let opaque = provider.token(OPAQUE, "read").await;
+    assert_eq!(
+        get_with(&app, "/me", &opaque).await.json()["kind"],
+        "introspected"
+    );
+    let stats = provider.stats().await;
+    assert_eq!(stats["introspection"].as_u64(), Some(2));
+}

@@ -428,3 +428,45 @@ fn client_auth_debug_redacts_the_secret() {
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(text.contains("rs"));
 }
+
+#[tokio::test]
+async fn unsupported_token_type_falls_back_to_local_jwt_checks() {
+    let issuer = TestIssuer::start().await;
+    let auth = introspecting(&issuer)
+        .jwks_uri(issuer.jwks_uri())
+        .introspect_all_tokens(true)
+        .build()
+        .unwrap();
+    let app = app(auth);
+    issuer.set_introspection_answer(Some((
+        StatusCode::BAD_REQUEST,
+        "application/json",
+        r#"{"error":"unsupported_token_type"}"#,
+    )));
+    // A JWT the server will not introspect is checked against the key set…
+    assert_eq!(
+        get_with(&app, "/me", &issuer.token().sign()).await.json()["kind"],
+        "jwt"
+    );
+    // …and a forged one still fails there.
+    let forged = issuer
+        .token()
+        .claim("sub", json!("admin"))
+        .hmac_secret(b"guess")
+        .sign();
+    get_with(&app, "/me", &forged).await.assert_invalid_token();
+    // An opaque token the server will not introspect has no other path: 401.
+    get_with(&app, "/me", "opaque-token")
+        .await
+        .assert_invalid_token();
+    // Any other 400 is our request's fault: 500.
+    issuer.set_introspection_answer(Some((
+        StatusCode::BAD_REQUEST,
+        "application/json",
+        r#"{"error":"invalid_request"}"#,
+    )));
+    assert_eq!(
+        get_with(&app, "/me", "another-opaque-token").await.status,
+        500
+    );
+}

@@ -30,6 +30,9 @@ pub(crate) fn token_key(token: &str) -> TokenKey {
 pub(crate) enum Verdict {
     Active(Principal),
     Inactive(AuthError),
+    /// The server does not introspect this kind of token (RFC 7009's
+    /// `unsupported_token_type`, which some servers answer for JWT access tokens).
+    Unsupported,
 }
 
 /// A cached verdict and its deadline (Unix seconds, on the crate's clock).
@@ -100,7 +103,7 @@ impl AnswerCache {
                 let left = principal.expires_at_unix().map_or(cap, |exp| exp - now);
                 Duration::try_from_secs_f64(left.clamp(0.0, cap)).unwrap_or(Duration::ZERO)
             }
-            Verdict::Inactive(_) => self.settings.negative_ttl,
+            Verdict::Inactive(_) | Verdict::Unsupported => self.settings.negative_ttl,
         };
         Entry {
             verdict,

@@ -148,8 +148,9 @@ impl Introspector {
         }
     }
 
-    /// The principal of an active token, from the cache or the authorization server.
-    pub(crate) async fn introspect(&self, token: &str) -> Result<Principal, AuthError> {
+    /// The principal of an active token, from the cache or the authorization server;
+    /// `Ok(None)` when the server does not introspect this kind of token.
+    pub(crate) async fn introspect(&self, token: &str) -> Result<Option<Principal>, AuthError> {
         let key = cache::token_key(token);
         let verdict = self
             .inner
@@ -166,10 +167,11 @@ impl Introspector {
                 let leeway = self.inner.checks.leeway.as_secs_f64();
                 match principal.expires_at_unix() {
                     Some(exp) if now > exp + leeway => Err(expired()),
-                    _ => Ok(principal),
+                    _ => Ok(Some(principal)),
                 }
             }
             Verdict::Inactive(err) => Err(err),
+            Verdict::Unsupported => Ok(None),
         }
     }
 
@@ -243,9 +245,16 @@ impl Introspector {
                             "the introspection endpoint refused the resource server's credentials",
                         )
                     }
+                    Some(400) if error_code(&e.body) == Some("unsupported_token_type") => {
+                        tracing::debug!(
+                            "the introspection endpoint does not introspect this token type"
+                        );
+                        return Ok(Verdict::Unsupported);
+                    }
                     Some(400) => {
                         tracing::error!(
                             status = ?e.status,
+                            error = ?error_code(&e.body),
                             "the introspection endpoint refused the request as malformed"
                         );
                         AuthError::new(
@@ -362,6 +371,16 @@ fn optional_string(map: &Map<String, Value>, name: &str) -> Result<Option<String
             "a member of the introspection answer has the wrong type",
         )),
     }
+}
+
+/// The `error` member of an OAuth error answer.
+fn error_code(body: &[u8]) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct ErrorAnswer<'a> {
+        #[serde(borrow)]
+        error: Option<&'a str>,
+    }
+    serde_json::from_slice::<ErrorAnswer<'_>>(body).ok()?.error
 }
 
 fn expired() -> AuthError {
