@@ -197,12 +197,32 @@ struct Counters {
     introspection: AtomicU64,
 }
 
-/// A raw answer the introspection endpoint gives instead of its own.
+/// A raw answer an endpoint gives instead of its own.
 #[derive(Clone)]
 struct RawAnswer {
     status: StatusCode,
     content_type: &'static str,
     body: Bytes,
+    location: Option<String>,
+}
+
+impl RawAnswer {
+    fn response(&self) -> Response<Full<Bytes>> {
+        let mut res = Response::new(Full::new(self.body.clone()));
+        *res.status_mut() = self.status;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(self.content_type),
+        );
+        if let Some(location) = self
+            .location
+            .as_deref()
+            .and_then(|l| http::HeaderValue::from_str(l).ok())
+        {
+            res.headers_mut().insert(header::LOCATION, location);
+        }
+        res
+    }
 }
 
 struct State {
@@ -216,6 +236,7 @@ struct State {
     oidc_discovery: std::sync::atomic::AtomicBool,
     opaque: Mutex<std::collections::HashMap<String, Map<String, Value>>>,
     introspection_answer: Mutex<Option<RawAnswer>>,
+    jwks_answer: Mutex<Option<RawAnswer>>,
     counters: Counters,
     next_id: AtomicU64,
 }
@@ -278,6 +299,7 @@ impl TestIssuer {
             oidc_discovery: std::sync::atomic::AtomicBool::new(true),
             opaque: Mutex::new(std::collections::HashMap::new()),
             introspection_answer: Mutex::new(None),
+            jwks_answer: Mutex::new(None),
             counters: Counters::default(),
             next_id: AtomicU64::new(0),
         });
@@ -343,7 +365,28 @@ impl TestIssuer {
                 status,
                 content_type,
                 body: body.into(),
+                location: None,
             });
+    }
+
+    /// Makes `/jwks` answer this, raw (`None`: the real key set again).
+    pub fn set_jwks_answer(&self, answer: Option<(StatusCode, &'static str, impl Into<Bytes>)>) {
+        *lock(&self.state.jwks_answer) = answer.map(|(status, content_type, body)| RawAnswer {
+            status,
+            content_type,
+            body: body.into(),
+            location: None,
+        });
+    }
+
+    /// Makes `/jwks` answer `302 Found` to `location` (`None`: the real key set again).
+    pub fn set_jwks_redirect(&self, location: Option<&str>) {
+        *lock(&self.state.jwks_answer) = location.map(|l| RawAnswer {
+            status: StatusCode::FOUND,
+            content_type: "text/plain",
+            body: Bytes::new(),
+            location: Some(l.to_owned()),
+        });
     }
 
     /// How many introspection requests the issuer received.
@@ -767,6 +810,9 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
     if path == "/introspect" {
         return introspect(state, req).await;
     }
+    if is_jwks && let Some(raw) = lock(&state.jwks_answer).clone() {
+        return raw.response();
+    }
     if is_jwks {
         let mut keys: Vec<Value> = lock(&state.keys)
             .iter()
@@ -846,13 +892,7 @@ async fn introspect(state: &State, req: Request<Incoming>) -> Response<Full<Byte
         );
     }
     if let Some(raw) = lock(&state.introspection_answer).clone() {
-        let mut res = Response::new(Full::new(raw.body));
-        *res.status_mut() = raw.status;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            http::HeaderValue::from_static(raw.content_type),
-        );
-        return res;
+        return raw.response();
     }
     let answer = form
         .get("token")
