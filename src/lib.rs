@@ -74,6 +74,11 @@ pub mod error;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(all(test, feature = "introspection", not(feature = "__fuzz")))]
+mod fuzzing;
 mod http;
 #[cfg(feature = "introspection")]
 pub mod introspection;

@@ -45,6 +45,9 @@ async fn trickling_server() -> String {
     format!("http://{addr}")
 }
 
+/// A raw answer for the key set endpoint: status, content type, body.
+type RawAnswer = (StatusCode, &'static str, Bytes);
+
 /// Asserts a 503 with `Retry-After`, within the timeout and a margin.
 async fn assert_unavailable(app: &axum::Router, token: &str, what: &str) {
     let started = Instant::now();
@@ -65,11 +68,7 @@ async fn jwks_endpoint_faults() {
         "text/html",
         Bytes::from_static(b"<html>keys</html>"),
     );
-    let cases: Vec<(
-        &str,
-        Option<(StatusCode, &'static str, Bytes)>,
-        Option<Duration>,
-    )> = vec![
+    let cases: Vec<(&str, Option<RawAnswer>, Option<Duration>)> = vec![
         ("never answering", None, Some(Duration::from_secs(30))),
         (
             "500",

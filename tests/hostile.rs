@@ -587,7 +587,7 @@ async fn header_level_attacks() {
     .await;
     bank.raw(
         "a tab inside the token",
-        &[format!("Bearer abc\tdef").as_bytes()],
+        &[b"Bearer abc\tdef"],
         400,
         MALFORMED,
     )

@@ -273,22 +273,25 @@ impl Introspector {
             tracing::warn!(%url, "the introspection answer is not a JSON object");
             AuthError::unavailable("the introspection answer is not a JSON object")
         })?;
-        Ok(match self.judge(answer) {
+        let now = unix_seconds(self.inner.clock.now());
+        Ok(match Self::judge(&self.inner.checks, now, answer) {
             Ok(principal) => Verdict::Active(principal),
             Err(err) => Verdict::Inactive(err),
         })
     }
 
     /// Reads an introspection answer (RFC 7662 §2.2).
-    fn judge(&self, answer: Map<String, Value>) -> Result<Principal, AuthError> {
+    pub(crate) fn judge(
+        checks: &Checks,
+        now: f64,
+        answer: Map<String, Value>,
+    ) -> Result<Principal, AuthError> {
         if answer.get("active") != Some(&Value::Bool(true)) {
             return Err(AuthError::new(
                 AuthErrorKind::Inactive,
                 "the authorization server says the token is not active",
             ));
         }
-        let checks = &self.inner.checks;
-        let now = unix_seconds(self.inner.clock.now());
         let leeway = checks.leeway.as_secs_f64();
         let exp = match answer.get("exp") {
             None => None,

@@ -152,6 +152,19 @@ impl JwksCache {
         }
     }
 
+    /// Installs `keys` as the current set, valid for a day (for fuzzing and property tests).
+    #[cfg(any(test, feature = "__fuzz"))]
+    pub(crate) fn install(&self, keys: Vec<Arc<JwkKey>>) {
+        let set = KeySet {
+            keys,
+            expires_at: self.inner.clock.now() + Duration::from_secs(24 * 3600),
+            generation: 1,
+        };
+        if let Ok(mut guard) = self.inner.current.write() {
+            *guard = Some(Arc::new(set));
+        }
+    }
+
     fn current(&self) -> Option<Arc<KeySet>> {
         match self.inner.current.read() {
             Ok(guard) => guard.clone(),
