@@ -15,7 +15,7 @@ use crate::introspection::cache::{AnswerCache, CacheSettings};
 #[cfg(feature = "introspection")]
 use crate::introspection::{Checks, ClientAuth, Endpoint, Introspector};
 use crate::jwt::jwks::{JwksSettings, JwksSource, algorithm_from_name};
-use crate::jwt::{JwksCache, JwtSettings, JwtValidator};
+use crate::jwt::{JwksCache, JwtSettings, JwtValidator, VerifiedCacheSettings};
 use crate::principal::Principal;
 
 /// The default signature algorithms: RS256/384/512, PS256/384/512, ES256/384 and EdDSA.
@@ -103,12 +103,23 @@ impl Authenticator {
     /// Forgets everything cached about `token`, so the next request with it is judged anew:
     /// call it when the application learns the token was revoked (RFC 7009).
     pub async fn forget(&self, token: &str) {
+        if let Some(jwt) = &self.inner.jwt {
+            jwt.forget(token).await;
+        }
         #[cfg(feature = "introspection")]
         if let Some(introspector) = &self.inner.introspector {
             introspector.forget(token).await;
         }
         #[cfg(not(feature = "introspection"))]
         let _ = token;
+    }
+
+    /// The number of verified JWTs cached now (after pending maintenance).
+    pub async fn verified_token_cache_len(&self) -> u64 {
+        match &self.inner.jwt {
+            Some(jwt) => jwt.cached_tokens().await,
+            None => 0,
+        }
     }
 
     /// The number of introspection answers cached now (after pending maintenance).
@@ -149,6 +160,7 @@ pub struct AuthenticatorBuilder {
     leeway: Option<Duration>,
     require_at_jwt: bool,
     jwks: JwksSettings,
+    verified: VerifiedCacheSettings,
     http: HttpSettings,
     http_client: Option<reqwest::Client>,
     clock: Option<SharedClock>,
@@ -256,6 +268,20 @@ impl AuthenticatorBuilder {
     /// (default 1 h, at most 7 days).
     pub fn stale_if_error(mut self, bound: Duration) -> Self {
         self.jwks.stale_if_error = bound;
+        self
+    }
+
+    /// The most verified JWTs remembered (default 10 000; zero turns the cache off). A token
+    /// seen again skips the signature check while it is within its `exp` and the key that
+    /// verified it is still in the issuer's key set. Keys are the SHA-256 of the token.
+    pub fn verified_token_cache(mut self, capacity: u64) -> Self {
+        self.verified.capacity = capacity;
+        self
+    }
+
+    /// Tokens longer than this (default 4 KiB) are never put in the verified-token cache.
+    pub fn verified_token_max_len(mut self, bytes: usize) -> Self {
+        self.verified.max_token_len = bytes;
         self
     }
 
@@ -486,6 +512,7 @@ impl AuthenticatorBuilder {
                 },
                 jwks,
                 clock.clone(),
+                self.verified.clone(),
             )
         });
 

@@ -109,7 +109,16 @@ fn target() -> &'static Target {
         };
         Target {
             runtime,
-            validator: JwtValidator::new(settings, jwks, clock),
+            // No verified-token cache: every input takes the full path.
+            validator: JwtValidator::new(
+                settings,
+                jwks,
+                clock,
+                crate::jwt::VerifiedCacheSettings {
+                    capacity: 0,
+                    max_token_len: 0,
+                },
+            ),
         }
     })
 }

@@ -69,6 +69,7 @@ compile_error!(
 mod authenticator;
 pub mod clock;
 mod crypto;
+mod digest;
 mod discovery;
 pub mod error;
 #[cfg(feature = "axum")]

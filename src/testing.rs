@@ -278,6 +278,15 @@ impl TestIssuer {
         Self::start_with(&[KeyKind::Rsa, KeyKind::EcP256, KeyKind::Ed25519]).await
     }
 
+    /// Starts an issuer with the default keys on `127.0.0.1:port` (0: any free port).
+    pub async fn start_on(port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        Ok(Self::serve(
+            listener,
+            &[KeyKind::Rsa, KeyKind::EcP256, KeyKind::Ed25519],
+        ))
+    }
+
     /// Starts an issuer with keys of the given kinds, named `rsa-1`, `ec-1`, `ed-1`, `rsa-2`…
     /// in order.
     ///
@@ -287,6 +296,10 @@ impl TestIssuer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port for the test issuer");
+        Self::serve(listener, kinds)
+    }
+
+    fn serve(listener: TcpListener, kinds: &[KeyKind]) -> Self {
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(State {
             issuer: format!("http://{addr}"),

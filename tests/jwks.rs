@@ -443,3 +443,48 @@ async fn settings_that_would_overflow_are_refused() {
         ));
     }
 }
+
+#[tokio::test]
+async fn verified_token_cache() {
+    let issuer = TestIssuer::start_with(&[KeyKind::Rsa, KeyKind::Rsa]).await;
+    let clock = ManualClock::new();
+    let auth = builder(&issuer).clock(clock.clone()).build().unwrap();
+    let app = app(auth.clone());
+    let token = issuer.token().key("rsa-1").expires_in(120).sign();
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+    assert_eq!(auth.verified_token_cache_len().await, 1);
+    // forget() evicts it.
+    auth.forget(&token).await;
+    assert_eq!(auth.verified_token_cache_len().await, 0);
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+    // A hit re-checks exp (120 s + 60 s leeway) against the clock.
+    clock.advance(Duration::from_secs(170));
+    assert_eq!(get_with(&app, "/me", &token).await.status, 200);
+    clock.advance(Duration::from_secs(20));
+    get_with(&app, "/me", &token).await.assert_invalid_token();
+    // Tokens over 4 KiB are not cached.
+    let big = issuer.token().claim("pad", json!("x".repeat(5000))).sign();
+    auth.forget(&token).await;
+    assert_eq!(get_with(&app, "/me", &big).await.status, 200);
+    assert_eq!(auth.verified_token_cache_len().await, 0);
+    // Disabled: nothing is cached.
+    let off = builder(&issuer).verified_token_cache(0).build().unwrap();
+    assert!(off.authenticate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(off.verified_token_cache_len().await, 0);
+}
+
+#[tokio::test]
+async fn a_cached_token_dies_with_its_key() {
+    let issuer = TestIssuer::start_with(&[KeyKind::Rsa, KeyKind::Rsa]).await;
+    let clock = ManualClock::new();
+    let auth = builder(&issuer).clock(clock.clone()).build().unwrap();
+    let app = app(auth.clone());
+    let old = issuer.token().key("rsa-1").expires_in(LONG).sign();
+    assert_eq!(get_with(&app, "/me", &old).await.status, 200);
+    assert_eq!(auth.verified_token_cache_len().await, 1);
+    issuer.remove_key("rsa-1");
+    clock.advance(Duration::from_secs(301));
+    auth.warm_up().await.unwrap();
+    get_with(&app, "/me", &old).await.assert_invalid_token();
+}

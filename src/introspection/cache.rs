@@ -12,18 +12,12 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
-use sha2::{Digest, Sha256};
 
 use crate::clock::{SharedClock, unix_seconds};
 use crate::error::AuthError;
 use crate::principal::Principal;
 
-/// The SHA-256 of a token: tokens are never kept in plain text (RFC 9700 §4.9.3).
-pub(crate) type TokenKey = [u8; 32];
-
-pub(crate) fn token_key(token: &str) -> TokenKey {
-    Sha256::digest(token.as_bytes()).into()
-}
+pub(crate) use crate::digest::{TokenKey, token_key};
 
 /// What the authorization server said about a token.
 #[derive(Clone)]

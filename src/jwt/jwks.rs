@@ -152,6 +152,24 @@ impl JwksCache {
         }
     }
 
+    /// Whether `key` is still in the current key set and that set may still be used: a
+    /// refresh that dropped the key makes the tokens it verified unusable, and so does a set
+    /// past its stale-if-error bound. An expired set is refreshed in the background, as on the
+    /// full path.
+    pub(crate) fn holds(&self, key: &Arc<JwkKey>) -> bool {
+        let Some(set) = self.current() else {
+            return false;
+        };
+        let now = self.inner.clock.now();
+        if now >= set.expires_at {
+            if since(set.expires_at, now) >= self.inner.settings.stale_if_error {
+                return false;
+            }
+            self.refresh_in_background(now);
+        }
+        set.keys.iter().any(|k| Arc::ptr_eq(k, key))
+    }
+
     /// Installs `keys` as the current set, valid for a day (for fuzzing and property tests).
     #[cfg(any(test, feature = "__fuzz"))]
     pub(crate) fn install(&self, keys: Vec<Arc<JwkKey>>) {

@@ -30,7 +30,10 @@ use crate::clock::{SharedClock, unix_seconds};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::principal::{Principal, PrincipalParts, Scopes, TokenKind};
 
+use jwks::JwkKey;
 pub(crate) use jwks::JwksCache;
+
+use crate::digest::{TokenKey, token_key};
 
 /// The claim checks of a validator.
 #[derive(Debug, Clone)]
@@ -49,6 +52,40 @@ pub(crate) struct JwtValidator {
     settings: Arc<JwtSettings>,
     jwks: JwksCache,
     clock: SharedClock,
+    verified: Option<VerifiedCache>,
+}
+
+/// Settings of the verified-token cache.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifiedCacheSettings {
+    /// Entries kept; zero turns the cache off.
+    pub(crate) capacity: u64,
+    /// Longer tokens are never cached.
+    pub(crate) max_token_len: usize,
+}
+
+impl Default for VerifiedCacheSettings {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            max_token_len: 4096,
+        }
+    }
+}
+
+/// Tokens already verified, by SHA-256: a hit skips the signature check. A hit is served only
+/// while the token is within its `exp` (plus leeway) and the key that verified it is still in
+/// the issuer's current key set.
+#[derive(Clone)]
+struct VerifiedCache {
+    cache: moka::future::Cache<TokenKey, Verified>,
+    max_token_len: usize,
+}
+
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    key: Arc<JwkKey>,
 }
 
 /// The members of a JOSE header the validator reads. Unknown members are ignored.
@@ -102,20 +139,92 @@ fn decode_header(segment: &str) -> Result<Header, AuthError> {
 }
 
 impl JwtValidator {
-    pub(crate) fn new(settings: JwtSettings, jwks: JwksCache, clock: SharedClock) -> Self {
+    pub(crate) fn new(
+        settings: JwtSettings,
+        jwks: JwksCache,
+        clock: SharedClock,
+        verified: VerifiedCacheSettings,
+    ) -> Self {
+        let verified = (verified.capacity > 0).then(|| VerifiedCache {
+            cache: moka::future::Cache::builder()
+                .max_capacity(verified.capacity)
+                // A bound for entries nobody asks for again; hits check `exp` themselves.
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            max_token_len: verified.max_token_len,
+        });
         Self {
             settings: Arc::new(settings),
             jwks,
             clock,
+            verified,
         }
+    }
+
+    /// The number of tokens in the verified-token cache, after pending maintenance.
+    pub(crate) async fn cached_tokens(&self) -> u64 {
+        match &self.verified {
+            Some(verified) => {
+                verified.cache.run_pending_tasks().await;
+                verified.cache.entry_count()
+            }
+            None => 0,
+        }
+    }
+
+    /// Drops `token` from the verified-token cache.
+    pub(crate) async fn forget(&self, token: &str) {
+        if let Some(verified) = &self.verified {
+            verified.cache.invalidate(&token_key(token)).await;
+        }
+    }
+
+    /// Validates `token`, from the verified-token cache when it can.
+    pub(crate) async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+        let Some(verified) = self
+            .verified
+            .as_ref()
+            .filter(|v| token.len() <= v.max_token_len)
+        else {
+            return self.verify(token).await.map(|(principal, _)| principal);
+        };
+        let key = token_key(token);
+        if let Some(hit) = verified.cache.get(&key).await {
+            if self.still_valid(&hit) {
+                return Ok(hit.principal);
+            }
+            verified.cache.invalidate(&key).await;
+        }
+        let (principal, jwk) = self.verify(token).await?;
+        verified
+            .cache
+            .insert(
+                key,
+                Verified {
+                    principal: principal.clone(),
+                    key: jwk,
+                },
+            )
+            .await;
+        Ok(principal)
+    }
+
+    fn still_valid(&self, hit: &Verified) -> bool {
+        let now = unix_seconds(self.clock.now());
+        let leeway = self.settings.leeway.as_secs_f64();
+        let fresh = hit
+            .principal
+            .expires_at_unix()
+            .is_some_and(|exp| now <= exp + leeway);
+        fresh && self.jwks.holds(&hit.key)
     }
 
     pub(crate) fn jwks(&self) -> &JwksCache {
         &self.jwks
     }
 
-    /// Validates `token` and builds its principal.
-    pub(crate) async fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+    /// Checks `token` in full and builds its principal; also returns the key that verified it.
+    async fn verify(&self, token: &str) -> Result<(Principal, Arc<JwkKey>), AuthError> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -156,25 +265,24 @@ impl JwtValidator {
         let keys = self.jwks.keys_for(header.kid.as_deref(), alg).await?;
         let message_len = header_b64.len() + 1 + payload_b64.len();
         let message = &token.as_bytes()[..message_len];
-        let verified = keys.iter().any(|key| {
+        let Some(jwk) = keys.into_iter().find(|key| {
             matches!(
                 jsonwebtoken::crypto::verify(signature_b64, message, &key.key, alg),
                 Ok(true)
             )
-        });
-        if !verified {
+        }) else {
             return Err(AuthError::new(
                 AuthErrorKind::InvalidSignature,
                 "the token's signature does not verify",
             ));
-        }
+        };
 
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| malformed("the token's payload is not base64url"))?;
         let claims: Map<String, Value> = serde_json::from_slice(&payload)
             .map_err(|_| malformed("the token's payload is not a JSON object"))?;
-        self.check_claims(claims)
+        Ok((self.check_claims(claims)?, jwk))
     }
 
     fn check_claims(&self, claims: Map<String, Value>) -> Result<Principal, AuthError> {
