@@ -14,8 +14,10 @@
 //!   success or failure. Requests whose key is known never wait for a fetch.
 //! * A failed fetch never replaces the set, and a set with no usable key counts as a failure.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwapOption;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -93,7 +95,8 @@ struct Inner {
     clock: SharedClock,
     settings: JwksSettings,
     allowed: Vec<Algorithm>,
-    current: RwLock<Option<Arc<KeySet>>>,
+    /// The current set: read without a lock on every request, replaced whole by a fetch.
+    current: ArcSwapOption<KeySet>,
     /// Held only by the one caller that runs a fetch; others wait on it, then share the outcome.
     refresh: tokio::sync::Mutex<RefreshState>,
     /// Completed fetch attempts (successful or not).
@@ -144,7 +147,7 @@ impl JwksCache {
                 clock,
                 settings,
                 allowed,
-                current: RwLock::new(None),
+                current: ArcSwapOption::empty(),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
                 attempts: AtomicU64::new(0),
                 background: AtomicBool::new(false),
@@ -178,16 +181,11 @@ impl JwksCache {
             expires_at: self.inner.clock.now() + Duration::from_secs(24 * 3600),
             generation: 1,
         };
-        if let Ok(mut guard) = self.inner.current.write() {
-            *guard = Some(Arc::new(set));
-        }
+        self.inner.current.store(Some(Arc::new(set)));
     }
 
     fn current(&self) -> Option<Arc<KeySet>> {
-        match self.inner.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.inner.current.load_full()
     }
 
     /// Fetches the key set now, unless one is cached and fresh.
@@ -372,11 +370,13 @@ impl JwksCache {
             .max_age
             .unwrap_or(settings.ttl)
             .clamp(settings.min_ttl, settings.max_ttl);
-        let mut guard = match self.inner.current.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let generation = guard.as_ref().map_or(1, |set| set.generation + 1);
+        // Only the one fetch in flight gets here, so load-then-store cannot race.
+        let generation = self
+            .inner
+            .current
+            .load()
+            .as_ref()
+            .map_or(1, |set| set.generation + 1);
         let now = self.inner.clock.now();
         let set = Arc::new(KeySet {
             keys,
@@ -389,7 +389,7 @@ impl JwksCache {
             ttl_secs = ttl.as_secs(),
             "installed the issuer's key set"
         );
-        *guard = Some(Arc::clone(&set));
+        self.inner.current.store(Some(Arc::clone(&set)));
         Ok(set)
     }
 }
