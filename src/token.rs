@@ -174,8 +174,22 @@ pub(crate) fn check_token(token: &[u8], max_len: usize) -> Result<&str, AuthErro
         .map_err(|_| AuthError::invalid_request("the bearer token is not a b64token"))
 }
 
+/// `B64TOKEN[b]`: whether byte `b` may appear in a b64token before its trailing `=`s. A table,
+/// because every request scans its whole token.
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 fn is_b64token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    B64TOKEN[usize::from(b)]
 }
 
 /// Reads `access_token` from a query string or a form body.

@@ -69,7 +69,8 @@ fn allocations_on_the_cached_paths() {
         .build()
         .unwrap();
     let issuer = rt.block_on(TestIssuer::start());
-    let inner = service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) });
+    let inner =
+        service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(String::new())) });
 
     let jwt = issuer.token().scope("read").expires_in(3600).sign();
     let jwt_header = http::HeaderValue::from_str(&format!("Bearer {jwt}")).unwrap();
@@ -104,6 +105,14 @@ fn allocations_on_the_cached_paths() {
         cached_opaque - bare
     );
     // Regression guard: what the layer adds on its cached paths stays small.
-    assert!(cached_jwt - bare <= 8.0, "verified-token cache hit: +{:.2}", cached_jwt - bare);
-    assert!(cached_opaque - bare <= 8.0, "cached introspection: +{:.2}", cached_opaque - bare);
+    assert!(
+        cached_jwt - bare <= 8.0,
+        "verified-token cache hit: +{:.2}",
+        cached_jwt - bare
+    );
+    assert!(
+        cached_opaque - bare <= 8.0,
+        "cached introspection: +{:.2}",
+        cached_opaque - bare
+    );
 }
