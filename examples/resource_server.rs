@@ -8,10 +8,12 @@
 //!   [--listen 127.0.0.1:8080]
 //! ```
 //!
-//! JWT access tokens are checked against `--jwks-uri`, or the key set found through discovery
-//! (`--discover`, also the default when no introspection flag is given). Opaque tokens are
-//! introspected when `--client-id` and `--client-secret` are given, at `--introspection-url` or
-//! the discovered endpoint. Without `--audience`, the audience check is off (a warning says so).
+//! JWT access tokens are checked against `--jwks-uri`, or the key set found through discovery.
+//! Opaque tokens are introspected when `--client-id` and `--client-secret` are given, at
+//! `--introspection-url` or the discovered endpoint. Discovery is on unless `--introspection-url`
+//! is given without `--discover` (then only opaque tokens are accepted, and a warning says so).
+//! Without `--audience`, the audience check is off (a warning says so). Logs go to stderr
+//! (`RUST_LOG`, default `info,tower_bearer=debug`).
 //!
 //! Routes: `GET /health` (public), `GET /me` (any valid token; the principal as JSON),
 //! `GET /read` (scope `read`), `POST /write` (scope `write`), `GET /admin` (scopes `read` and
@@ -126,7 +128,7 @@ async fn main() -> ExitCode {
     let introspects = match (args.client_id, args.client_secret) {
         (Some(id), Some(secret)) => {
             builder = builder.introspection_client(ClientAuth::basic(id, secret));
-            if let Some(url) = args.introspection_url {
+            if let Some(url) = args.introspection_url.clone() {
                 builder = builder.introspection_endpoint(url);
             }
             true
@@ -140,8 +142,12 @@ async fn main() -> ExitCode {
     if let Some(uri) = &args.jwks_uri {
         builder = builder.jwks_uri(uri.clone());
     }
-    let jwt = args.discover || !introspects || args.jwks_uri.is_some();
-    if args.discover || !introspects {
+    let jwt = args.discover
+        || !introspects
+        || args.introspection_url.is_none()
+        || args.jwks_uri.is_some();
+    // Discovery: asked for, or the only way to find the keys or the introspection endpoint.
+    if args.discover || !introspects || args.introspection_url.is_none() {
         builder = builder.discover();
     }
     if !jwt {

@@ -3,7 +3,8 @@
 # DURATION seconds (default 60) with a mix of valid, expired, malformed and unknown-kid tokens,
 # one `oha` load generator per kind, all at once. Reports throughput, p50/p99 latency, the
 # number of wrong answers (must be 0) and the server's RSS at start and end (must stay within
-# 10 %). Exits non-zero if either check fails.
+# 10 %). Exits non-zero if either check fails. Needs `oha` (installed with cargo if missing) and
+# python3 (to read oha's reports).
 #
 #   scripts/load.sh                 # 60 s
 #   DURATION=10 scripts/load.sh     # a quick run
@@ -19,6 +20,7 @@ command -v oha >/dev/null 2>&1 || cargo install oha --locked
 command -v python3 >/dev/null 2>&1 || { echo "error: python3 is needed to read oha's reports" >&2; exit 1; }
 
 cargo build --release --features axum,test-issuer --example issuer --example resource_server
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
 
 work=$(mktemp -d)
 pids=()
@@ -30,12 +32,12 @@ wait_for() { # file pattern
   echo "error: no '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
-target/release/examples/issuer --port "$ISSUER_PORT" --tokens "$work/tokens" > "$work/issuer.out" 2>&1 &
+"$bin/issuer" --port "$ISSUER_PORT" --tokens "$work/tokens" > "$work/issuer.out" 2>&1 &
 pids+=($!)
 wait_for "$work/issuer.out" "^issuer "
 issuer=$(sed -n 's/^issuer //p' "$work/issuer.out")
 
-RUST_LOG=warn target/release/examples/resource_server --issuer "$issuer" \
+RUST_LOG=warn "$bin/resource_server" --issuer "$issuer" \
   --audience https://api.example.test --jwks-uri "$issuer/jwks" \
   --listen "127.0.0.1:$SERVER_PORT" > "$work/server.out" 2> "$work/server.err" &
 server=$!
