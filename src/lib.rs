@@ -67,6 +67,7 @@ compile_error!(
 );
 
 mod authenticator;
+mod claims;
 pub mod clock;
 mod crypto;
 mod digest;

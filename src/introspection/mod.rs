@@ -29,11 +29,11 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::Url;
 use serde_json::{Map, Value};
 
+use crate::claims::{audiences, numeric_date, optional_string};
 use crate::clock::{SharedClock, unix_seconds};
 use crate::discovery::Discovery;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::http::HttpClient;
-use crate::jwt::numeric_date;
 use crate::principal::{Principal, PrincipalParts, Scopes, TokenKind};
 use cache::{AnswerCache, Entry, Verdict};
 
@@ -319,20 +319,7 @@ impl Introspector {
                 ));
             }
         };
-        let audiences = match answer.get("aud") {
-            None => Vec::new(),
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| wrong_audience("the token's aud holds a non-string"))?,
-            Some(_) => {
-                return Err(wrong_audience(
-                    "the token's aud is neither a string nor an array",
-                ));
-            }
-        };
+        let audiences = audiences(answer.get("aud"))?;
         if answer.contains_key("aud")
             && checks.check_audience
             && !audiences.iter().any(|a| checks.audiences.contains(a))
@@ -363,16 +350,6 @@ impl Introspector {
             kind: TokenKind::Introspected,
             claims: answer,
         }))
-    }
-}
-
-fn optional_string(map: &Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid(
-            "a member of the introspection answer has the wrong type",
-        )),
     }
 }
 

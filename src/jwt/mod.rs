@@ -33,6 +33,7 @@ use crate::principal::{Principal, PrincipalParts, Scopes, TokenKind};
 use jwks::JwkKey;
 pub(crate) use jwks::JwksCache;
 
+use crate::claims::{audiences, numeric_date, optional_string};
 use crate::digest::{TokenKey, token_key};
 
 /// The claim checks of a validator.
@@ -318,20 +319,7 @@ impl JwtValidator {
                 ));
             }
         }
-        let audiences = match claims.get("aud") {
-            None => Vec::new(),
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| wrong_audience("the token's aud holds a non-string"))?,
-            Some(_) => {
-                return Err(wrong_audience(
-                    "the token's aud is neither a string nor an array",
-                ));
-            }
-        };
+        let audiences = audiences(claims.get("aud"))?;
         if settings.check_audience
             && !audiences
                 .iter()
@@ -366,26 +354,6 @@ fn is_at_jwt(typ: Option<&str>) -> bool {
     typ.is_some_and(|t| {
         t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
     })
-}
-
-/// A NumericDate: an integer or a float, finite.
-pub(crate) fn numeric_date(value: &Value) -> Option<f64> {
-    value.as_f64().filter(|f| f.is_finite())
-}
-
-fn optional_string(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, AuthError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid_claims(match name {
-            "sub" => "sub is not a string",
-            "client_id" => "client_id is not a string",
-            _ => "a claim has the wrong type",
-        })),
-    }
 }
 
 fn invalid_claims(detail: &'static str) -> AuthError {
