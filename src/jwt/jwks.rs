@@ -3,7 +3,7 @@
 //! * Parsing is tolerant key by key: a key this crate cannot or must not use (unknown `kty` or
 //!   curve, `use` other than `sig`, `oct` secrets, private members, bad base64, RSA under 2048
 //!   bits) is skipped with a debug log; the rest of the set still loads.
-//! * One [`DecodingKey`] is built per usable key when the set is fetched, with the algorithms it
+//! * Each usable key is prepared for verification once, when the set is fetched, with the algorithms it
 //!   may verify: the allowlist ∩ the key's family ∩ the JWK's own `alg`, when it declares one.
 //! * The set lives for its TTL (default 5 min, or the response's `Cache-Control: max-age`
 //!   clamped to [1 min, 24 h]). When it has expired, requests go on using it while one
@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,6 +32,8 @@ use crate::clock::SharedClock;
 use crate::discovery::Discovery;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::http::HttpClient;
+
+use super::verify::{PublicKey, VerifyingKey};
 
 /// Media types a key set may be served with.
 const JWKS_CONTENT_TYPES: &[&str] = &["application/json", "application/jwk-set+json"];
@@ -73,7 +75,7 @@ pub(crate) enum JwksSource {
 pub(crate) struct JwkKey {
     pub(crate) kid: Option<String>,
     pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) key: DecodingKey,
+    pub(crate) key: VerifyingKey,
 }
 
 /// One fetched key set.
@@ -574,10 +576,13 @@ fn parse_key(jwk: &JwkMembers, allowed: &[Algorithm]) -> Result<JwkKey, &'static
         }
     };
 
-    let (family, key): (&[Algorithm], DecodingKey) = match required(&jwk.kty)?.as_str() {
+    // The decoded members live here while the key is prepared.
+    let (n, e, x, y);
+    let mut point = Vec::new();
+    let (family, public): (&[Algorithm], PublicKey<'_>) = match required(&jwk.kty)?.as_str() {
         "RSA" => {
-            let n = bytes(&jwk.n)?;
-            let e = bytes(&jwk.e)?;
+            n = bytes(&jwk.n)?;
+            e = bytes(&jwk.e)?;
             let n = strip_leading_zeros(&n);
             let e = strip_leading_zeros(&e);
             if n.len() < 256 {
@@ -589,7 +594,7 @@ fn parse_key(jwk: &JwkMembers, allowed: &[Algorithm]) -> Result<JwkKey, &'static
             if e.is_empty() || e.len() > 8 {
                 return Err("RSA exponent out of range");
             }
-            (RSA_ALGS, DecodingKey::from_rsa_raw_components(n, e))
+            (RSA_ALGS, PublicKey::Rsa { n, e })
         }
         "EC" => {
             let (alg, size) = match required(&jwk.crv)?.as_str() {
@@ -597,29 +602,32 @@ fn parse_key(jwk: &JwkMembers, allowed: &[Algorithm]) -> Result<JwkKey, &'static
                 "P-384" => (&[Algorithm::ES384][..], 48),
                 _ => return Err("unsupported EC curve"),
             };
-            let x = bytes(&jwk.x)?;
-            let y = bytes(&jwk.y)?;
+            x = bytes(&jwk.x)?;
+            y = bytes(&jwk.y)?;
             if x.len() != size || y.len() != size {
                 return Err("EC coordinates have the wrong length");
             }
-            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.reserve_exact(1 + 2 * size);
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (alg, DecodingKey::from_ec_der(&point))
+            (alg, PublicKey::Ec { point: &point })
         }
         "OKP" => {
             if required(&jwk.crv)? != "Ed25519" {
                 return Err("unsupported OKP curve");
             }
-            let x = bytes(&jwk.x)?;
-            let x: [u8; 32] = x
-                .try_into()
-                .map_err(|_| "Ed25519 public key has the wrong length")?;
-            if !is_prime_order_ed25519(&x) {
+            let x: &[u8; 32] = {
+                point = bytes(&jwk.x)?;
+                point
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| "Ed25519 public key has the wrong length")?
+            };
+            if !is_prime_order_ed25519(x) {
                 return Err("Ed25519 public key is not a canonical point of prime order");
             }
-            (&[Algorithm::EdDSA][..], DecodingKey::from_ed_der(&x))
+            (&[Algorithm::EdDSA][..], PublicKey::Ed25519(x))
         }
         "oct" => return Err("symmetric keys are never used from a key set"),
         _ => return Err("unsupported kty"),
@@ -632,6 +640,7 @@ fn parse_key(jwk: &JwkMembers, allowed: &[Algorithm]) -> Result<JwkKey, &'static
     if algorithms.is_empty() {
         return Err("no allowed algorithm fits this key");
     }
+    let key = VerifyingKey::new(&public, &algorithms)?;
     Ok(JwkKey {
         kid,
         algorithms,

@@ -16,6 +16,7 @@
 //!    audience, and whose `scope`/`scp` is well-formed.
 
 pub(crate) mod jwks;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,12 +267,10 @@ impl JwtValidator {
         let keys = self.jwks.keys_for(header.kid.as_deref(), alg).await?;
         let message_len = header_b64.len() + 1 + payload_b64.len();
         let message = &token.as_bytes()[..message_len];
-        let Some(jwk) = keys.into_iter().find(|key| {
-            matches!(
-                jsonwebtoken::crypto::verify(signature_b64, message, &key.key, alg),
-                Ok(true)
-            )
-        }) else {
+        let Some(jwk) = keys
+            .into_iter()
+            .find(|key| key.key.verify(alg, message, signature_b64))
+        else {
             return Err(AuthError::new(
                 AuthErrorKind::InvalidSignature,
                 "the token's signature does not verify",
