@@ -2,9 +2,9 @@
 """Draws docs/benchmarks.png from the side-by-side benchmark's output (not run in CI).
 
 Left: time per request through each layer (criterion's estimates from `peers/`, one run,
-lower is better). Right: requests/s of the three axum servers under the same load
-(target/compare.json from scripts/compare.sh, higher is better). Both for unique tokens and
-for one repeated token.
+lower is better). Middle and right: the three axum servers under the same load
+(target/compare.json from scripts/compare.sh): requests/s with the p99 latency, and the
+server's CPU time per request. All for unique tokens and for one repeated token.
 
     python3 -m pip install -r scripts/requirements-chart.txt
     (cd peers && CARGO_TARGET_DIR=../target cargo bench)   # criterion figures
@@ -80,21 +80,26 @@ def main() -> None:
     try:
         rps = [[runs[(layer, mix)]["requests_per_sec"] for _, mix, _ in MIXES] for _, layer, _ in LAYERS]
         p99 = [[runs[(layer, mix)]["p99_ms"] for _, mix, _ in MIXES] for _, layer, _ in LAYERS]
+        cpu = [[runs[(layer, mix)]["server_cpu_us_per_request"] for _, mix, _ in MIXES]
+               for _, layer, _ in LAYERS]
     except KeyError as e:
         sys.exit(f"error: compare.json has no run for {e}")
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right, third) = plt.subplots(1, 3, figsize=(17, 4.8))
     grouped_bars(left, micros, lambda v: f"{v:.1f} µs")
     left.set_ylabel("µs per request (lower is better)")
-    left.set_title("Layer around a trivial service (criterion, one core)")
+    left.set_title("Layer around a trivial service (criterion)")
     grouped_bars(right, rps, lambda v: f"{v / 1000:.1f}k")
     right.set_ylabel("requests/s (higher is better)")
-    right.set_title("axum hello-world servers under load (p99 below)")
+    right.set_title("axum hello-world servers under load")
     for i in range(len(LAYERS)):
         for m in range(len(MIXES)):
             right.annotate(f"p99 {p99[i][m]:.2f} ms", (m + (i - 1) * 0.26, 0), xytext=(0, 4),
                            textcoords="offset points", ha="center", fontsize=7, rotation=90,
                            color="white", va="bottom")
+    grouped_bars(third, cpu, lambda v: f"{v:.1f} µs")
+    third.set_ylabel("server CPU µs per request (lower is better)")
+    third.set_title("The same servers: CPU time per request")
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, [label.replace("\n", " ") for label in labels], loc="lower center",
                ncol=len(LAYERS), fontsize=9, frameon=False)

@@ -16,7 +16,10 @@
 //! * `repeated`: every request carries the same token; each layer in its default
 //!   configuration.
 //!
-//! Every response must be 200; anything else counts as wrong. Prints a table and writes the
+//! Besides requests/s and latency, the server's own CPU time per request is read from
+//! `/proc` (the load generator shares the machine, so requests/s also depends on how the two
+//! split the cores). Every response must be 200; anything else counts as wrong. Prints a table
+//! and writes the
 //! figures as JSON to FILE (default `compare.json`), which `scripts/chart.py` reads.
 
 use std::path::PathBuf;
@@ -57,6 +60,8 @@ struct Run {
     requests_per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The server process's CPU time (user + system) per request, from /proc.
+    server_cpu_us_per_request: f64,
 }
 
 #[derive(Default)]
@@ -180,6 +185,25 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
 
 struct Server(Child);
 
+impl Server {
+    /// CPU time the server has used so far (user + system), from `/proc/PID/stat`.
+    fn cpu_time(&self) -> Result<Duration, String> {
+        let path = format!("/proc/{}/stat", self.0.id());
+        let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        match (ticks(11), ticks(12)) {
+            // utime and stime are fields 14 and 15, in USER_HZ (100 per second on Linux).
+            (Some(user), Some(system)) => Ok(Duration::from_millis((user + system) * 10)),
+            _ => Err(format!("{path}: unexpected format")),
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -228,12 +252,15 @@ async fn run(options: &Options) -> Result<Vec<Run>, String> {
     for layer in LAYERS {
         for (mix, headers) in [("unique", &unique), ("repeated", &repeated)] {
             let cache = if mix == "unique" { "0" } else { "10000" };
-            let _server = start_server(layer, &issuer, cache)?;
+            let server = start_server(layer, &issuer, cache)?;
             wait_ready(&headers[0])
                 .await
                 .map_err(|e| format!("{layer}: {e}"))?;
             drive(headers, options.connections, Duration::from_secs(3)).await?;
+            let cpu_before = server.cpu_time()?;
             let (mut tally, seconds) = drive(headers, options.connections, duration).await?;
+            let cpu = server.cpu_time()?.saturating_sub(cpu_before);
+            drop(server);
             tally.latencies_us.sort_unstable();
             let requests = tally.latencies_us.len() as u64;
             let run = Run {
@@ -245,10 +272,11 @@ async fn run(options: &Options) -> Result<Vec<Run>, String> {
                 requests_per_sec: requests as f64 / seconds,
                 p50_ms: percentile_ms(&tally.latencies_us, 50.0),
                 p99_ms: percentile_ms(&tally.latencies_us, 99.0),
+                server_cpu_us_per_request: cpu.as_secs_f64() * 1e6 / requests.max(1) as f64,
             };
             eprintln!(
-                "{layer:<30} {mix:<9} {:>10.0} req/s  p99 {:.2} ms  wrong {}",
-                run.requests_per_sec, run.p99_ms, run.wrong
+                "{layer:<30} {mix:<9} {:>10.0} req/s  p99 {:.2} ms  server CPU {:.1} µs/request  wrong {}",
+                run.requests_per_sec, run.p99_ms, run.server_cpu_us_per_request, run.wrong
             );
             runs.push(run);
         }
@@ -280,18 +308,19 @@ fn main() -> ExitCode {
     };
 
     println!(
-        "\n{:<30} {:<9} {:>10} {:>10} {:>8} {:>8} {:>6}",
-        "layer", "mix", "requests", "req/s", "p50 ms", "p99 ms", "wrong"
+        "\n{:<30} {:<9} {:>10} {:>10} {:>8} {:>8} {:>11} {:>6}",
+        "layer", "mix", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "wrong"
     );
     for run in &runs {
         println!(
-            "{:<30} {:<9} {:>10} {:>10.0} {:>8.2} {:>8.2} {:>6}",
+            "{:<30} {:<9} {:>10} {:>10.0} {:>8.2} {:>8.2} {:>11.1} {:>6}",
             run.layer,
             run.mix,
             run.requests,
             run.requests_per_sec,
             run.p50_ms,
             run.p99_ms,
+            run.server_cpu_us_per_request,
             run.wrong
         );
     }
@@ -302,9 +331,16 @@ fn main() -> ExitCode {
                 .map_or(f64::NAN, |r| r.requests_per_sec)
         };
         let fastest_peer = rps(LAYERS[1]).max(rps(LAYERS[2]));
+        let cpu = |layer| {
+            runs.iter()
+                .find(|r| r.layer == layer && r.mix == mix)
+                .map_or(f64::NAN, |r| r.server_cpu_us_per_request)
+        };
+        let cheapest_peer = cpu(LAYERS[1]).min(cpu(LAYERS[2]));
         println!(
-            "{mix:<9} tower-bearer vs the faster peer: {:.2}x the requests/s",
-            rps(LAYERS[0]) / fastest_peer
+            "{mix:<9} tower-bearer vs the faster peer: {:.2}x the requests/s, {:.2}x less server CPU per request",
+            rps(LAYERS[0]) / fastest_peer,
+            cheapest_peer / cpu(LAYERS[0])
         );
     }
     let json = serde_json::to_string_pretty(&runs).expect("figures");
