@@ -6,7 +6,7 @@
 //! * an opaque token whose introspection answer is cached against the bare service (P4).
 //!
 //! ```text
-//! cargo bench --features test-issuer
+//! cargo bench
 //! ```
 //!
 //! The layer runs in its default configuration. The unique-token runs cycle through a pool of
