@@ -62,7 +62,9 @@ impl Provider {
         provider
     }
 
-    /// (Re)starts the process on the same port with the current key file.
+    /// (Re)starts the process on the same port with the current key file. A start that does
+    /// not come up (the port briefly taken by another socket, a stalled process) is retried
+    /// twice before the test fails with the provider's stderr.
     async fn restart(&mut self) {
         self.stop().await;
         assert!(
@@ -70,13 +72,30 @@ impl Provider {
             "the interop suite needs oidc-provider: run `npm ci` in tests/interop \
              (scripts/test does it; it needs Node.js 20+ and npm)"
         );
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match self.launch().await {
+                Ok(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(why) => failures.push(why),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("the provider did not start: {failures:#?}");
+    }
+
+    /// One start: the running process once it has printed its ready line.
+    async fn launch(&self) -> Result<Child, String> {
+        let stderr_file = self.keys.with_file_name("provider.err");
         let mut child = Command::new("node")
             .arg(interop_dir().join("provider.mjs"))
             .args(["serve", "--keys"])
             .arg(&self.keys)
             .args(["--port", &self.port.to_string(), "--short-ttl", "2"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&stderr_file).unwrap()))
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| {
@@ -84,20 +103,28 @@ impl Provider {
             });
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(issuer) = line.strip_prefix("ready ") {
-                    return issuer.to_owned();
+                    return Some(issuer.to_owned());
                 }
             }
-            panic!("the provider exited before it was ready");
+            None
         })
-        .await
-        .expect("the provider did not print its ready line within 30 s");
-        assert_eq!(ready, self.issuer);
-        // Keep reading: a closed pipe would kill the provider at its next line of output.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
+        .await;
+        let why = match ready {
+            Ok(Some(issuer)) => {
+                assert_eq!(issuer, self.issuer);
+                // Keep reading: a closed pipe would kill the provider at its next output.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return Ok(child);
+            }
+            Ok(None) => "exited before it was ready",
+            Err(_) => "printed no ready line within 20 s",
+        };
+        let _ = child.kill().await;
+        let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
+        Err(format!("{why}; stderr: {stderr}"))
     }
 
     async fn stop(&mut self) {
